@@ -1,0 +1,189 @@
+"""REST API: restart a server in place, reset its home volume, describe its home volume.
+
+The handlers parse, authorize with JupyterHub's scopes, delegate to the spawner and
+map its errors to HTTP. They build no names and make no Docker calls.
+"""
+
+import json
+import math
+import time
+
+from jupyterhub.apihandlers.base import APIHandler
+from jupyterhub.scopes import needs_scope, scope_definitions
+from tornado import web
+
+from . import audit
+from .errors import ResettableSpawnerError
+from .ratelimit import SlidingWindowLimiter
+
+# JupyterHub 6 split starting a server out of `servers` into `start:servers`;
+# on 5.x the parent scope `servers` is what starting needs.
+START_SCOPE = "start:servers" if "start:servers" in scope_definitions else "servers"
+STOP_SCOPE = "delete:servers"
+RESET_SCOPE = "delete:servers"
+
+_LIMITER_KEY = "resettable_spawner_rate_limiter"
+
+
+class _ServerMaintenanceHandler(APIHandler):
+    """Shared lookup, rate limit, audit and error mapping for one user's server."""
+
+    action = None
+
+    def _spawner(self, user_name, server_name):
+        user = self.find_user(user_name)
+        if user is None:
+            raise web.HTTPError(404, "No such user")
+        if server_name:
+            if not self.allow_named_servers:
+                raise web.HTTPError(400, "Named servers are not enabled.")
+            if server_name not in user.orm_spawners:
+                raise web.HTTPError(404, "%s", f"{user.name} has no server named {server_name!r}")
+        spawner = user.spawners[server_name]
+        if not callable(getattr(spawner, "native_restart", None)):
+            raise web.HTTPError(400, "This hub's spawner does not support restart and reset.")
+        return user, spawner
+
+    def _actor(self):
+        who = self.current_user
+        kind = getattr(who, "kind", "user")
+        return who.name if kind == "user" else f"{kind}:{who.name}"
+
+    def _check_rate(self, user, spawner):
+        limiter = self.settings.setdefault(_LIMITER_KEY, SlidingWindowLimiter())
+        wait = limiter.hit(user.name, spawner.action_rate_limit, spawner.action_rate_window)
+        if wait:
+            error = web.HTTPError(
+                429,
+                "%s",
+                f"Too many restart and reset requests; try again in {math.ceil(wait)} seconds.",
+            )
+            error.headers = {"Retry-After": str(math.ceil(wait))}
+            error.audit_reason = "rate-limited"
+            raise error
+
+    async def _run(self, user_name, server_name, operation):
+        """Authorize extras, rate-limit, run ``operation(spawner)`` and audit the outcome."""
+        tic = time.perf_counter()
+        outcome, reason, status = "failed", "failed", 500
+        try:
+            user, spawner = self._spawner(user_name, server_name)
+            self._check_extra_scopes(user, spawner, server_name)
+            self._check_rate(user, spawner)
+            result = await operation(spawner, requested_by=self._actor())
+        except ResettableSpawnerError as e:
+            status, reason = e.status_code, e.reason
+            outcome = "failed" if status >= 500 else "refused"
+            raise web.HTTPError(status, "%s", e.message) from None
+        except web.HTTPError as e:
+            status, outcome = e.status_code, "refused"
+            reason = getattr(e, "audit_reason", "not-found" if status == 404 else "bad-request")
+            raise
+        except Exception:
+            self.log.exception("Unexpected error in %s of %s/%s", self.action, user_name, server_name)
+            raise web.HTTPError(500, "Unexpected error; see the hub log.") from None
+        else:
+            outcome, reason, status = "done", "", 200
+            result.update(action=self.action, user=user.name, server=server_name)
+            self.write(json.dumps(result))
+        finally:
+            audit.record(
+                self.settings.get("eventlog"),
+                self.log,
+                action=self.action,
+                actor=self._actor(),
+                username=user_name,
+                servername=server_name,
+                outcome=outcome,
+                reason=reason,
+                status=status,
+                duration=time.perf_counter() - tic,
+            )
+
+    def _check_extra_scopes(self, user, spawner, server_name):
+        pass
+
+
+class RestartServerAPIHandler(_ServerMaintenanceHandler):
+    """POST: restart the running server in place; answers once it is up again."""
+
+    action = "restart"
+
+    # A restart stops and starts the server, so it needs both rights on that server.
+    @needs_scope(STOP_SCOPE)
+    @needs_scope(START_SCOPE)
+    async def post(self, user_name, server_name=""):
+        await self._run(user_name, server_name, lambda s, **kw: s.native_restart(**kw))
+
+
+class ResetHomeVolumeAPIHandler(_ServerMaintenanceHandler):
+    """DELETE: delete the stopped server's home volume."""
+
+    action = "reset"
+
+    @needs_scope(RESET_SCOPE)
+    async def delete(self, user_name, server_name=""):
+        await self._run(user_name, server_name, lambda s, **kw: s.reset_home_volume(**kw))
+
+    def _check_extra_scopes(self, user, spawner, server_name):
+        missing = missing_reset_scopes(self, user, spawner, server_name)
+        if missing:
+            self.log.warning(
+                "Not authorizing reset of %s/%s for %s: missing %s",
+                user.name,
+                server_name,
+                self._actor(),
+                ", ".join(missing),
+            )
+            error = web.HTTPError(403, "You are not allowed to reset this home volume.")
+            error.audit_reason = "forbidden"
+            raise error
+
+
+def missing_reset_scopes(handler, user, spawner, server_name):
+    """The configured extra reset scopes that the caller lacks on this server."""
+    target = f"{user.name}/{server_name}"
+    return [
+        scope
+        for scope in spawner.reset_required_scopes
+        if not handler.has_scope(f"{scope}!server={target}")
+    ]
+
+
+class HomeVolumeAPIHandler(_ServerMaintenanceHandler):
+    """GET: the home volume's name, whether it exists, and what may be done now."""
+
+    @needs_scope("read:servers")
+    async def get(self, user_name, server_name=""):
+        user, spawner = self._spawner(user_name, server_name)
+        try:
+            status = await spawner.home_volume_status()
+        except ResettableSpawnerError as e:
+            raise web.HTTPError(e.status_code, "%s", e.message) from None
+        target = f"{user.name}/{server_name}"
+        may_restart = all(
+            self.has_scope(f"{s}!server={target}") for s in (STOP_SCOPE, START_SCOPE)
+        )
+        may_reset = self.has_scope(f"{RESET_SCOPE}!server={target}") and not missing_reset_scopes(
+            self, user, spawner, server_name
+        )
+        status["user"] = user.name
+        status["server"] = server_name
+        status["actions"] = {
+            "restart": may_restart and status["state"] == "running",
+            "reset": may_reset and status["state"] == "stopped" and status["volume"]["exists"],
+        }
+        self.write(json.dumps(status))
+
+
+_USER = r"/api/users/([^/]+)"
+_SERVER = _USER + r"/servers/([^/]+)"
+
+extra_handlers = [
+    (_USER + r"/restart-server", RestartServerAPIHandler),
+    (_SERVER + r"/restart-server", RestartServerAPIHandler),
+    (_USER + r"/reset-home-volume", ResetHomeVolumeAPIHandler),
+    (_SERVER + r"/reset-home-volume", ResetHomeVolumeAPIHandler),
+    (_USER + r"/home-volume", HomeVolumeAPIHandler),
+    (_SERVER + r"/home-volume", HomeVolumeAPIHandler),
+]

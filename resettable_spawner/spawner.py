@@ -1,0 +1,451 @@
+"""ResettableDockerSpawner: DockerSpawner plus in-place restart and home-volume reset."""
+
+import asyncio
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import requests
+from docker.errors import APIError, DockerException
+from dockerspawner import DockerSpawner
+from jupyterhub.utils import make_ssl_context, url_path_join, wait_for_http_server
+from traitlets import Float, Integer, List, Unicode, validate
+
+from .errors import (
+    DockerUnreachable,
+    NotFound,
+    OperationFailed,
+    OperationInProgress,
+    WrongServerState,
+)
+
+# States in which a container still holds its volumes and must not be removed.
+_LIVE_CONTAINER_STATES = ("Running", "Restarting", "Paused")
+
+
+class ResettableDockerSpawner(DockerSpawner):
+    """DockerSpawner that can restart its container in place and reset the home volume.
+
+    Every ``c.DockerSpawner.*`` setting applies unchanged.
+    """
+
+    home_mount_path = Unicode(
+        "/home/jovyan",
+        config=True,
+        help="""Path inside the container where the home volume is mounted.
+
+        The home volume is the entry of ``volumes`` whose mount point is this path.
+        Its name is rendered with DockerSpawner's own templates and escaping, so it
+        follows ``{username}``, ``{servername}`` and ``format_volume_name``.
+        Volumes mounted below this path (for example ``/home/jovyan/work``) are
+        separate volumes and are never touched by a reset.
+        """,
+    )
+
+    @validate("home_mount_path")
+    def _validate_home_mount_path(self, proposal):
+        path = proposal.value
+        if not path.startswith("/"):
+            raise ValueError(f"home_mount_path must be an absolute path, got {path!r}")
+        return os.path.normpath(path)
+
+    restart_timeout = Integer(
+        10,
+        min=0,
+        config=True,
+        help="""Seconds Docker waits after SIGTERM before it kills the container on restart.
+
+        The same grace period as ``docker restart --time``.
+        """,
+    )
+
+    long_call_threads = Integer(
+        4,
+        min=1,
+        config=True,
+        help="""Threads for Docker calls that may block for long (restart, volume removal).
+
+        DockerSpawner sends every Docker call of every user through one shared
+        thread. A restart that waits out ``restart_timeout`` there would stall every
+        other user's spawn, stop and poll, so those calls run on this separate pool
+        instead. It bounds how many restarts and resets run at once across the hub;
+        further ones wait for a free thread without blocking anything else.
+        """,
+    )
+
+    reset_required_scopes = List(
+        Unicode(),
+        config=True,
+        help="""Scopes a caller needs, on top of ``delete:servers``, to reset a home volume.
+
+        Empty by default: whoever may delete a server may reset its home volume.
+        Set ``["admin:servers"]`` to make reset admin-only, or name a custom scope
+        (``c.JupyterHub.custom_scopes``) granted to the roles that may reset.
+        """,
+    )
+
+    action_rate_limit = Integer(
+        10,
+        min=0,
+        config=True,
+        help="""How many restart and reset requests one user may make per ``action_rate_window``.
+
+        Requests above the limit get HTTP 429 with ``Retry-After``. Counted per
+        target user across all of their servers. 0 turns the limit off.
+        """,
+    )
+
+    action_rate_window = Float(
+        60.0,
+        min=1.0,
+        config=True,
+        help="Length in seconds of the sliding window that ``action_rate_limit`` counts over.",
+    )
+
+    _long_call_executor = None
+    _operation = None
+    _restart_in_progress = False
+
+    @property
+    def long_call_executor(self):
+        """Class-wide pool for long Docker calls, apart from DockerSpawner's shared thread."""
+        cls = self.__class__
+        if cls._long_call_executor is None:
+            cls._long_call_executor = ThreadPoolExecutor(
+                self.long_call_threads, thread_name_prefix="resettable-docker"
+            )
+        return cls._long_call_executor
+
+    def docker_long(self, method, *args, **kwargs):
+        """Like ``docker()``, on the long-call pool: for calls that may block for long."""
+        return asyncio.wrap_future(
+            self.long_call_executor.submit(self._docker, method, *args, **kwargs)
+        )
+
+    @property
+    def home_volume_name(self):
+        """Name of the Docker volume mounted at ``home_mount_path``, or None if there is none.
+
+        Rendered from ``volumes`` (and ``mounts``) with DockerSpawner's templates.
+        """
+        for source, bind in self.volume_binds.items():
+            if os.path.normpath(bind["bind"]) == self.home_mount_path:
+                return None if _is_host_path(source) else source
+        for mount in self.mount_binds:
+            if os.path.normpath(mount["Target"]) == self.home_mount_path:
+                return mount["Source"] if mount["Type"] == "volume" else None
+        return None
+
+    def _require_home_volume(self):
+        name = self.home_volume_name
+        if name is None:
+            self.log.error(
+                "%s: no named Docker volume is mounted at %s; check DockerSpawner.volumes",
+                self._log_name,
+                self.home_mount_path,
+            )
+            raise NotFound(
+                f"No home volume is configured for this server (nothing is mounted at {self.home_mount_path})."
+            )
+        return name
+
+    @property
+    def operation_in_progress(self):
+        """'restart' or 'reset' while one runs on this server, else None."""
+        return self._operation
+
+    @contextmanager
+    def _exclusive(self, action):
+        # Set before the first await, so two requests in one event loop cannot both pass.
+        if self._operation:
+            raise OperationInProgress(
+                f"A {self._operation} of this server is already in progress; try again when it has finished."
+            )
+        self._operation = action
+        try:
+            yield
+        finally:
+            self._operation = None
+
+    async def _call(self, method, *args, long=False, **kwargs):
+        """Call Docker and turn an unreachable daemon into DockerUnreachable.
+
+        APIError (Docker answered) passes through for the caller to branch on.
+        """
+        call = self.docker_long if long else self.docker
+        try:
+            return await call(method, *args, **kwargs)
+        except APIError:
+            raise
+        except (DockerException, requests.exceptions.ConnectionError, OSError) as e:
+            self.log.error("%s: Docker is unreachable during %s: %s", self._log_name, method, e)
+            raise DockerUnreachable(
+                "The container engine cannot be reached right now; try again later or contact your administrator."
+            ) from None
+
+    async def _inspect_container(self):
+        try:
+            return await self._call("inspect_container", self.object_name)
+        except APIError as e:
+            if e.status_code == 404:
+                return None
+            raise
+
+    def _log_action(self, action, requested_by, outcome, *args):
+        self.log.info(
+            "%s of %s requested by %s: " + outcome,
+            action,
+            self._log_name,
+            requested_by or "unknown",
+            *args,
+        )
+
+    async def reset_home_volume(self, requested_by=None):
+        """Delete this server's home volume while the server is stopped.
+
+        A stopped container left behind by ``remove = False`` still holds the volume,
+        so it is removed first; the next start creates a fresh one. Other volumes,
+        including those mounted inside home, are not touched.
+
+        Returns a dict with the volume name, the removed container (or None) and the
+        duration in seconds.
+        """
+        with self._exclusive("reset"):
+            tic = time.perf_counter()
+            try:
+                result = await self._reset_home_volume()
+            except Exception as e:
+                self._log_action("reset", requested_by, "refused or failed: %s", e)
+                raise
+            result["duration_seconds"] = round(time.perf_counter() - tic, 3)
+            self._log_action(
+                "reset",
+                requested_by,
+                "removed volume %s (container removed: %s) in %.2fs",
+                result["volume"],
+                result["removed_container"],
+                result["duration_seconds"],
+            )
+            return result
+
+    async def _reset_home_volume(self):
+        if self.active:
+            raise WrongServerState(
+                "The server is running or busy; stop it before resetting the home volume."
+            )
+        volume = self._require_home_volume()
+
+        container = await self._inspect_container()
+        if container and any(container["State"].get(s) for s in _LIVE_CONTAINER_STATES):
+            # JupyterHub thinks the server is stopped, but Docker still runs it.
+            self.log.warning(
+                "%s: container %s runs although the server is stopped",
+                self._log_name,
+                self.object_name,
+            )
+            raise WrongServerState(
+                "The server's container is still running; stop the server before resetting."
+            )
+
+        try:
+            await self._call("inspect_volume", volume)
+        except APIError as e:
+            if e.status_code == 404:
+                raise NotFound(f"The home volume {volume} does not exist.") from None
+            raise self._failed("inspect volume", e) from None
+
+        removed_container = None
+        if container:
+            # remove=False leaves a stopped container that still references the volume,
+            # and Docker refuses to delete a referenced volume (409 "volume is in use").
+            try:
+                await self._call("remove_container", container["Id"], v=False)
+            except APIError as e:
+                if e.status_code != 404:
+                    raise self._failed("remove container", e) from None
+            removed_container = container["Name"].lstrip("/")
+            self.object_id = ""
+
+        try:
+            await self._call("remove_volume", volume, long=True)
+        except APIError as e:
+            if e.status_code == 404:
+                raise NotFound(f"The home volume {volume} does not exist.") from None
+            if e.status_code == 409:
+                self.log.warning("%s: volume %s is in use: %s", self._log_name, volume, e)
+                raise WrongServerState(
+                    f"The home volume {volume} is in use by another container."
+                ) from None
+            raise self._failed("remove volume", e) from None
+        return {"volume": volume, "removed_container": removed_container}
+
+    def _failed(self, what, error):
+        self.log.error("%s: Docker failed to %s: %s", self._log_name, what, error)
+        return OperationFailed(f"The container engine failed to {what}; see the hub log.")
+
+    async def home_volume_status(self):
+        """Describe the home volume and the server's state, for the API and the page."""
+        name = self.home_volume_name
+        exists = False
+        if name:
+            try:
+                await self._call("inspect_volume", name)
+                exists = True
+            except APIError as e:
+                if e.status_code != 404:
+                    raise self._failed("inspect volume", e) from None
+        if self._operation:
+            state = {"restart": "restarting", "reset": "resetting"}[self._operation]
+        elif self.pending:
+            state = "pending"
+        elif self.ready:
+            state = "running"
+        else:
+            state = "stopped"
+        return {
+            "volume": {"name": name, "exists": exists, "mount_path": self.home_mount_path},
+            "state": state,
+            "pending": self.pending or None,
+        }
+
+    async def poll(self):
+        # Mid-restart the container may briefly not run; the hub must not take that
+        # for a dead server and tear it down.
+        if self._restart_in_progress:
+            return None
+        return await super().poll()
+
+    async def start(self):
+        home = self.home_volume_name
+        if home is None:
+            self.log.warning(
+                "%s: no named Docker volume is mounted at home_mount_path=%s;"
+                " reset_home_volume() will refuse",
+                self._log_name,
+                self.home_mount_path,
+            )
+        return await super().start()
+
+    async def native_restart(self, requested_by=None):
+        """Restart the running container in place (same container id) with ``docker restart``.
+
+        Afterwards the address is read again: with published ports Docker assigns a
+        new host port, and on a network the IP may change. If it changed, the hub's
+        record and the proxy route are updated. Returns once the single-user server
+        answers HTTP again, within ``http_timeout``.
+
+        Returns a dict with the container id, the old and new address, whether the
+        route was updated, and the duration in seconds.
+        """
+        with self._exclusive("restart"):
+            tic = time.perf_counter()
+            try:
+                result = await self._native_restart()
+            except Exception as e:
+                self._log_action("restart", requested_by, "refused or failed: %s", e)
+                raise
+            result["duration_seconds"] = round(time.perf_counter() - tic, 3)
+            self._log_action(
+                "restart",
+                requested_by,
+                "container %s restarted, %s -> %s in %.2fs",
+                result["container_id"][:12],
+                result["old_url"],
+                result["new_url"],
+                result["duration_seconds"],
+            )
+            return result
+
+    async def _native_restart(self):
+        if self.pending:
+            raise WrongServerState(
+                f"The server is busy ({self.pending}); try again when it has finished."
+            )
+        if not self.ready:
+            raise WrongServerState("The server is not running; start it instead.")
+        container = await self._inspect_container()
+        if not container or not container["State"].get("Running"):
+            raise WrongServerState("The server's container is not running; stop and start it instead.")
+        container_id = container["Id"]
+        old_url = self.server.host
+
+        self._restart_in_progress = True
+        try:
+            try:
+                await self._call(
+                    "restart", container_id, timeout=self.restart_timeout, long=True
+                )
+            except APIError as e:
+                raise self._failed("restart the container", e) from None
+
+            ip, port = await self.get_ip_and_port()
+            route_updated = False
+            if (ip, port) != (self.server.ip, self.server.port):
+                await self._move_route(ip, port)
+                route_updated = True
+
+            await self._wait_for_server()
+            if self.post_start_cmd:
+                await self.post_start_exec()
+        finally:
+            self._restart_in_progress = False
+
+        after = await self._inspect_container()
+        if not after or after["Id"] != container_id:
+            raise OperationFailed("The container was replaced during the restart; see the hub log.")
+        return {
+            "container_id": container_id,
+            "old_url": old_url,
+            "new_url": self.server.host,
+            "route_updated": route_updated,
+        }
+
+    async def _move_route(self, ip, port):
+        """Point the hub's record and the proxy route at the container's new address."""
+        self.log.info(
+            "%s: address changed on restart, %s:%s -> %s:%s; updating the route",
+            self._log_name,
+            self.server.ip,
+            self.server.port,
+            ip,
+            port,
+        )
+        # Server's ip/port write through to the hub database.
+        self.server.ip = ip
+        self.server.port = port
+        self.user.db.commit()
+        proxy = self.user.settings.get("proxy")
+        if proxy is None:
+            self.log.warning(
+                "%s: no proxy in the hub settings; its route check will catch up",
+                self._log_name,
+            )
+            return
+        await proxy.add_user(self.user, self.name)
+
+    async def _wait_for_server(self):
+        settings = self.user.settings
+        ssl_context = make_ssl_context(
+            settings.get("internal_ssl_key"),
+            settings.get("internal_ssl_cert"),
+            cafile=settings.get("internal_ssl_ca"),
+        )
+        try:
+            await wait_for_http_server(
+                url_path_join(self.server.url, "api"),
+                timeout=self.http_timeout,
+                ssl_context=ssl_context,
+            )
+        except Exception as e:
+            self.log.error(
+                "%s: server did not answer after the restart: %r", self._log_name, e
+            )
+            raise OperationFailed(
+                f"The server did not answer within {self.http_timeout} seconds after the restart."
+            ) from None
+
+
+def _is_host_path(source):
+    """A volumes key names a host path (a bind mount) rather than a named volume."""
+    return source.startswith(("/", ".", "~"))

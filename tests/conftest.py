@@ -1,0 +1,66 @@
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from hubproc import PREFIX, HubProcess, cleanup_docker, docker_client
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="session")
+def docker():
+    """The real Docker Engine. No engine is a failure, never a skip."""
+    try:
+        client = docker_client()
+    except Exception as e:
+        pytest.fail(f"The Docker Engine is not reachable ({e}); run `make test`, which starts it.")
+    cleanup_docker(client)
+    yield client
+    cleanup_docker(client)
+
+
+@pytest.fixture(scope="session")
+def image(docker):
+    """The single-user image: RS_TEST_IMAGE, or built locally (cached by its inputs)."""
+    ref = os.environ.get("RS_TEST_IMAGE")
+    if not ref:
+        ref = subprocess.run(
+            [str(ROOT / "scripts" / "build-image.sh")], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    docker.images.get(ref)
+    return ref
+
+
+def hub_pythons():
+    """The Python of every JupyterHub major under test: this venv's, plus RS_HUB5_PYTHON."""
+    pythons = {"hub6": os.environ.get("RS_HUB6_PYTHON") or None}
+    if os.environ.get("RS_HUB5_PYTHON"):
+        pythons["hub5"] = os.environ["RS_HUB5_PYTHON"]
+    return pythons
+
+
+def make_hub(tmp_path_factory, image, name, python=None, **settings):
+    import sys
+
+    hub = HubProcess(
+        tmp_path_factory.mktemp(name), image, python=python or sys.executable, name=name, **settings
+    )
+    return hub.start()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, docker, image):
+    """A hub with DockerSpawner's default remove=False, poll_interval=1."""
+    h = make_hub(tmp_path_factory, image, "hub")
+    yield h
+    h.stop()
+    cleanup_docker(docker)
+
+
+@pytest.fixture
+def username():
+    """A fresh user name per test, so tests never share servers or volumes."""
+    return f"u{uuid.uuid4().hex[:8]}"

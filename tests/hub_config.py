@@ -1,0 +1,77 @@
+# JupyterHub config for the test hubs. tests/hubproc.py starts `jupyterhub -f` on this
+# file and passes everything that varies through RS_* environment variables.
+import json
+import os
+
+import resettable_spawner
+from traitlets import default
+
+env = os.environ
+c = get_config()  # noqa: F821
+
+
+class TestSpawner(resettable_spawner.ResettableDockerSpawner):
+    """Gives users named ratelimited-* a small rate limit, so one hub serves every test."""
+
+    @default("action_rate_limit")
+    def _default_rate_limit(self):
+        return 3 if self.user.name.startswith("ratelimited-") else 1000
+
+
+c.JupyterHub.spawner_class = TestSpawner
+c.JupyterHub.extra_handlers = resettable_spawner.extra_handlers
+c.JupyterHub.template_paths = [resettable_spawner.template_dir]
+c.JupyterHub.allow_named_servers = True
+c.JupyterHub.named_server_limit_per_user = 5
+
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = env["RS_PASSWORD"]
+c.Authenticator.allow_all = True
+c.Authenticator.admin_users = {"admin"}
+
+c.JupyterHub.bind_url = f"http://127.0.0.1:{env['RS_PORT']}"
+c.JupyterHub.hub_ip = "0.0.0.0"
+c.JupyterHub.hub_port = int(env["RS_HUB_PORT"])
+c.JupyterHub.hub_connect_ip = env["RS_HUB_CONNECT_IP"]
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env['RS_PROXY_API_PORT']}"
+c.JupyterHub.db_url = "sqlite:///jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "jupyterhub_cookie_secret"
+c.JupyterHub.authenticate_prometheus = False
+c.JupyterHub.log_level = "DEBUG" if env.get("RS_DEBUG") else "INFO"
+
+c.Spawner.poll_interval = int(env.get("RS_POLL_INTERVAL", "1"))
+c.Spawner.http_timeout = 60
+c.Spawner.start_timeout = 120
+
+c.DockerSpawner.image = env["RS_IMAGE"]
+c.DockerSpawner.pull_policy = "never"
+c.DockerSpawner.remove = env.get("RS_REMOVE") == "1"
+c.DockerSpawner.prefix = env["RS_PREFIX"]
+c.DockerSpawner.name_template = "{prefix}-{username}--{servername}"
+c.DockerSpawner.volumes = {
+    "{prefix}-{username}--{servername}-home": "/home/jovyan",
+    "{prefix}-{username}--{servername}-workspace": "/home/jovyan/work",
+    "{prefix}-{username}--{servername}-cache": "/home/jovyan/.cache",
+}
+c.ResettableDockerSpawner.restart_timeout = int(env.get("RS_RESTART_TIMEOUT", "10"))
+if env.get("RS_DOCKER_URL"):
+    c.DockerSpawner.client_kwargs = {"base_url": env["RS_DOCKER_URL"]}
+if env.get("RS_RESET_SCOPES"):
+    c.ResettableDockerSpawner.reset_required_scopes = json.loads(env["RS_RESET_SCOPES"])
+
+c.JupyterHub.services = [
+    {"name": "admin-svc", "api_token": env["RS_ADMIN_TOKEN"]},
+    {"name": "ops-svc", "api_token": env["RS_OPS_TOKEN"]},
+    {"name": "reader-svc", "api_token": env["RS_READER_TOKEN"]},
+]
+c.JupyterHub.load_roles = [
+    {
+        "name": "admin-svc",
+        "scopes": ["admin:users", "admin:servers", "tokens", "access:servers", "read:metrics"],
+        "services": ["admin-svc"],
+    },
+    # May restart and reset anyone's server, and nothing else.
+    {"name": "ops-svc", "scopes": ["servers"], "services": ["ops-svc"]},
+    # Can look, cannot act.
+    {"name": "reader-svc", "scopes": ["read:servers"], "services": ["reader-svc"]},
+]
