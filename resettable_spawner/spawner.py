@@ -253,7 +253,7 @@ class ResettableDockerSpawner(DockerSpawner):
         except APIError as e:
             if e.status_code == 404:
                 raise NotFound(f"The home volume {volume} does not exist.") from None
-            raise self._failed("inspect volume", e) from None
+            raise self._docker_failure("inspect volume", e) from None
 
         removed_container = None
         if container:
@@ -263,7 +263,7 @@ class ResettableDockerSpawner(DockerSpawner):
                 await self._call("remove_container", container["Id"], v=False)
             except APIError as e:
                 if e.status_code != 404:
-                    raise self._failed("remove container", e) from None
+                    raise self._docker_failure("remove container", e) from None
             removed_container = container["Name"].lstrip("/")
             self.object_id = ""
 
@@ -277,10 +277,10 @@ class ResettableDockerSpawner(DockerSpawner):
                 raise WrongServerState(
                     f"The home volume {volume} is in use by another container."
                 ) from None
-            raise self._failed("remove volume", e) from None
+            raise self._docker_failure("remove volume", e) from None
         return {"volume": volume, "removed_container": removed_container}
 
-    def _failed(self, what, error):
+    def _docker_failure(self, what, error):
         self.log.error("%s: Docker failed to %s: %s", self._log_name, what, error)
         return OperationFailed(f"The container engine failed to {what}; see the hub log.")
 
@@ -294,7 +294,7 @@ class ResettableDockerSpawner(DockerSpawner):
                 exists = True
             except APIError as e:
                 if e.status_code != 404:
-                    raise self._failed("inspect volume", e) from None
+                    raise self._docker_failure("inspect volume", e) from None
         if self._operation:
             state = {"restart": "restarting", "reset": "resetting"}[self._operation]
         elif self.pending:
@@ -377,8 +377,10 @@ class ResettableDockerSpawner(DockerSpawner):
                     "restart", container_id, timeout=self.restart_timeout, long=True
                 )
             except APIError as e:
-                raise self._failed("restart the container", e) from None
+                raise self._docker_failure("restart the container", e) from None
 
+            if self.server is None:
+                raise WrongServerState("The server was stopped during the restart.")
             ip, port = await self.get_ip_and_port()
             route_updated = False
             if (ip, port) != (self.server.ip, self.server.port):

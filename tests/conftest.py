@@ -1,5 +1,6 @@
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -28,7 +29,11 @@ def image(docker):
     ref = os.environ.get("RS_TEST_IMAGE")
     if not ref:
         ref = subprocess.run(
-            [str(ROOT / "scripts" / "build-image.sh")], capture_output=True, text=True, check=True
+            [str(ROOT / "scripts" / "build-image.sh")],
+            env=dict(os.environ, PYTHON=sys.executable),
+            stdout=subprocess.PIPE,
+            text=True,
+            check=True,
         ).stdout.strip()
     docker.images.get(ref)
     return ref
@@ -43,8 +48,6 @@ def hub_pythons():
 
 
 def make_hub(tmp_path_factory, image, name, python=None, **settings):
-    import sys
-
     hub = HubProcess(
         tmp_path_factory.mktemp(name), image, python=python or sys.executable, name=name, **settings
     )

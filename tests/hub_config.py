@@ -2,6 +2,7 @@
 # file and passes everything that varies through RS_* environment variables.
 import json
 import os
+import time
 
 import resettable_spawner
 from traitlets import default
@@ -11,11 +12,24 @@ c = get_config()  # noqa: F821
 
 
 class TestSpawner(resettable_spawner.ResettableDockerSpawner):
-    """Gives users named ratelimited-* a small rate limit, so one hub serves every test."""
+    """Per-user test behaviour by name prefix, so that one hub serves every test.
+
+    - ratelimited-*: a small rate limit.
+    - gappy-*: fault injection. Docker's restart holds the container's lock, which
+      hides the moment the container is down; these users restart with a real stop,
+      a pause and a real start instead, so the hub's poll can see the gap.
+    """
 
     @default("action_rate_limit")
     def _default_rate_limit(self):
         return 3 if self.user.name.startswith("ratelimited-") else 1000
+
+    def _docker(self, method, *args, **kwargs):
+        if method == "restart" and self.user.name.startswith("gappy-"):
+            self.client.stop(args[0], timeout=kwargs.get("timeout"))
+            time.sleep(float(env.get("RS_GAP_SECONDS", "3")))
+            return self.client.start(args[0])
+        return super()._docker(method, *args, **kwargs)
 
 
 c.JupyterHub.spawner_class = TestSpawner
