@@ -46,6 +46,8 @@ class _ServerMaintenanceHandler(APIHandler):
 
     def _actor(self):
         who = self.current_user
+        if who is None:
+            return "anonymous"
         kind = getattr(who, "kind", "user")
         return who.name if kind == "user" else f"{kind}:{who.name}"
 
@@ -53,38 +55,35 @@ class _ServerMaintenanceHandler(APIHandler):
         limiter = self.settings.setdefault(_LIMITER_KEY, SlidingWindowLimiter())
         wait = limiter.hit(user.name, spawner.action_rate_limit, spawner.action_rate_window)
         if wait:
+            seconds = math.ceil(wait)
             error = web.HTTPError(
-                429,
-                "%s",
-                f"Too many restart and reset requests; try again in {math.ceil(wait)} seconds.",
+                429, "%s", f"Too many restart and reset requests; try again in {seconds} seconds."
             )
-            error.headers = {"Retry-After": str(math.ceil(wait))}
+            # APIHandler.write_error copies these onto the error response.
+            error.headers = {"Retry-After": str(seconds)}
             error.audit_reason = "rate-limited"
             raise error
 
-    async def _run(self, user_name, server_name, operation):
-        """Authorize extras, rate-limit, run ``operation(spawner)`` and audit the outcome."""
+    async def _audited(self, user_name, server_name, operation):
+        """Run ``operation`` (authorization included), write its result, audit every outcome."""
         tic = time.perf_counter()
         outcome, reason, status = "failed", "failed", 500
         try:
-            user, spawner = self._spawner(user_name, server_name)
-            self._check_extra_scopes(user, spawner, server_name)
-            self._check_rate(user, spawner)
-            result = await operation(spawner, requested_by=self._actor())
+            result = await operation(user_name, server_name)
         except ResettableSpawnerError as e:
             status, reason = e.status_code, e.reason
             outcome = "failed" if status >= 500 else "refused"
             raise web.HTTPError(status, "%s", e.message) from None
         except web.HTTPError as e:
             status, outcome = e.status_code, "refused"
-            reason = getattr(e, "audit_reason", "not-found" if status == 404 else "bad-request")
+            reason = getattr(e, "audit_reason", None) or _REASONS.get(status, "bad-request")
             raise
         except Exception:
             self.log.exception("Unexpected error in %s of %s/%s", self.action, user_name, server_name)
             raise web.HTTPError(500, "Unexpected error; see the hub log.") from None
         else:
             outcome, reason, status = "done", "", 200
-            result.update(action=self.action, user=user.name, server=server_name)
+            result.update(action=self.action, user=user_name, server=server_name)
             self.write(json.dumps(result))
         finally:
             audit.record(
@@ -100,8 +99,8 @@ class _ServerMaintenanceHandler(APIHandler):
                 duration=time.perf_counter() - tic,
             )
 
-    def _check_extra_scopes(self, user, spawner, server_name):
-        pass
+
+_REASONS = {403: "forbidden", 404: "not-found"}
 
 
 class RestartServerAPIHandler(_ServerMaintenanceHandler):
@@ -109,11 +108,16 @@ class RestartServerAPIHandler(_ServerMaintenanceHandler):
 
     action = "restart"
 
+    async def post(self, user_name, server_name=""):
+        await self._audited(user_name, server_name, self._restart)
+
     # A restart stops and starts the server, so it needs both rights on that server.
     @needs_scope(STOP_SCOPE)
     @needs_scope(START_SCOPE)
-    async def post(self, user_name, server_name=""):
-        await self._run(user_name, server_name, lambda s, **kw: s.native_restart(**kw))
+    async def _restart(self, user_name, server_name):
+        user, spawner = self._spawner(user_name, server_name)
+        self._check_rate(user, spawner)
+        return await spawner.native_restart(requested_by=self._actor())
 
 
 class ResetHomeVolumeAPIHandler(_ServerMaintenanceHandler):
@@ -121,11 +125,12 @@ class ResetHomeVolumeAPIHandler(_ServerMaintenanceHandler):
 
     action = "reset"
 
-    @needs_scope(RESET_SCOPE)
     async def delete(self, user_name, server_name=""):
-        await self._run(user_name, server_name, lambda s, **kw: s.reset_home_volume(**kw))
+        await self._audited(user_name, server_name, self._reset)
 
-    def _check_extra_scopes(self, user, spawner, server_name):
+    @needs_scope(RESET_SCOPE)
+    async def _reset(self, user_name, server_name):
+        user, spawner = self._spawner(user_name, server_name)
         missing = missing_reset_scopes(self, user, spawner, server_name)
         if missing:
             self.log.warning(
@@ -138,6 +143,8 @@ class ResetHomeVolumeAPIHandler(_ServerMaintenanceHandler):
             error = web.HTTPError(403, "You are not allowed to reset this home volume.")
             error.audit_reason = "forbidden"
             raise error
+        self._check_rate(user, spawner)
+        return await spawner.reset_home_volume(requested_by=self._actor())
 
 
 def missing_reset_scopes(handler, user, spawner, server_name):

@@ -179,7 +179,13 @@ class ResettableDockerSpawner(DockerSpawner):
         except APIError:
             raise
         except (DockerException, requests.exceptions.ConnectionError, OSError) as e:
-            self.log.error("%s: Docker is unreachable during %s: %s", self._log_name, method, e)
+            self.log.error(
+                "%s: Docker at %s is unreachable during %s: %s",
+                self._log_name,
+                self.client_kwargs.get("base_url") or os.environ.get("DOCKER_HOST") or "the default socket",
+                method,
+                e,
+            )
             raise DockerUnreachable(
                 "The container engine cannot be reached right now; try again later or contact your administrator."
             ) from None

@@ -10,18 +10,18 @@ if [ "${WITH_CHROMIUM:-1}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   need_apt+=(chromium)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "ensure-host: installing ${need_apt[*]} from Debian"
+  echo "ensure-host: installing ${need_apt[*]} from Debian" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
 if ! command -v configurable-http-proxy >/dev/null 2>&1; then
-  echo "ensure-host: installing configurable-http-proxy from npm"
+  echo "ensure-host: installing configurable-http-proxy from npm" >&2
   npm install -g --silent configurable-http-proxy >/dev/null
 fi
 
 if ! docker info >/dev/null 2>&1; then
-  echo "ensure-host: starting dockerd (log: /tmp/dockerd.log)"
+  echo "ensure-host: starting dockerd (log: /tmp/dockerd.log)" >&2
   nohup dockerd >/tmp/dockerd.log 2>&1 &
   for _ in $(seq 1 120); do
     docker info >/dev/null 2>&1 && break
@@ -33,4 +33,4 @@ if ! docker info >/dev/null 2>&1; then
     exit 1
   fi
 fi
-echo "ensure-host: docker $(docker version --format '{{.Server.Version}}') is up"
+echo "ensure-host: docker $(docker version --format '{{.Server.Version}}') is up" >&2

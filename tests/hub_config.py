@@ -89,3 +89,8 @@ c.JupyterHub.load_roles = [
     # Can look, cannot act.
     {"name": "reader-svc", "scopes": ["read:servers"], "services": ["reader-svc"]},
 ]
+
+# Audit events as JSON lines in the hub's directory, for test_api.py to read.
+import logging  # noqa: E402
+
+c.EventLogger.handlers = [logging.FileHandler("events.jsonl")]

@@ -119,8 +119,8 @@ class HubProcess:
             method, f"{self.url}/hub/api{path}", headers=headers, timeout=timeout, **kwargs
         )
 
-    def create_user(self, name, admin=False):
-        r = self.api("POST", f"/users/{quote(name)}", json={"admin": admin})
+    def create_user(self, name):
+        r = self.api("POST", f"/users/{quote(name)}")
         assert r.status_code in (201, 409), r.text
         return name
 

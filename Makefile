@@ -1,0 +1,70 @@
+# resettable-spawner: one entry point for tests, the demo, images and compose.
+# Every target installs and starts what it needs on a fresh Debian machine.
+
+PYTHON      ?= python3
+VENV        ?= .venv
+VENV_HUB5   ?= .venv-hub5
+HUB5_SPEC   ?= jupyterhub>=5,<6
+# Set to an upstream image (e.g. quay.io/jupyter/base-notebook) where a registry is
+# reachable; empty means: build the local image without a registry.
+SINGLEUSER_IMAGE ?=
+PYTEST_ARGS ?=
+COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+
+.PHONY: help test test-fast host image demo demo-stop up down logs clean bench bench-smoke
+
+help:
+	@echo "make demo   start a demo hub on http://127.0.0.1:8000 (Ctrl-C stops it)"
+	@echo "make test   run every test against a real Docker Engine, hub, proxy and Chromium"
+	@echo "make bench  run the benchmarks in benchmarks/ (writes benchmarks/results/)"
+	@echo "make image  build the local single-user image"
+	@echo "make up / down / logs   the compose deployment"
+	@echo "make clean  remove this project's containers, volumes and images"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e ".[test,bench]"
+	touch $@
+
+$(VENV_HUB5)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV_HUB5)
+	$(VENV_HUB5)/bin/pip install -q -e . "$(HUB5_SPEC)"
+	touch $@
+
+host:
+	scripts/ensure-host.sh
+
+# Prints nothing but the image reference on stdout, so recipes can capture it.
+image: host $(VENV)/.installed
+	@if [ -n "$(SINGLEUSER_IMAGE)" ]; then echo "$(SINGLEUSER_IMAGE)"; \
+	else PYTHON=$(VENV)/bin/python scripts/build-image.sh; fi
+
+test: host $(VENV)/.installed $(VENV_HUB5)/.installed
+	@img=$$($(MAKE) -s image) && \
+	RS_TEST_IMAGE="$$img" RS_HUB5_PYTHON="$(CURDIR)/$(VENV_HUB5)/bin/python" \
+	  $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+demo: host $(VENV)/.installed
+	@img=$$($(MAKE) -s image) && SINGLEUSER_IMAGE="$$img" $(VENV)/bin/python examples/demo.py
+
+demo-stop:
+	@-pkill -f "examples/demo.py" && echo "demo stopped" || echo "no demo running"
+
+up: host
+	$(COMPOSE) up -d --build
+
+down:
+	$(COMPOSE) down
+
+logs:
+	$(COMPOSE) logs -f
+
+bench: host $(VENV)/.installed
+	@img=$$($(MAKE) -s image) && RS_TEST_IMAGE="$$img" $(VENV)/bin/python -m benchmarks.run_all
+
+bench-smoke: host $(VENV)/.installed
+	@img=$$($(MAKE) -s image) && RS_TEST_IMAGE="$$img" $(VENV)/bin/python -m benchmarks.run_all --smoke
+
+clean:
+	scripts/clean.sh
