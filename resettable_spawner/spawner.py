@@ -311,9 +311,19 @@ class ResettableDockerSpawner(DockerSpawner):
             state = "stopped"
         return {
             "volume": {"name": name, "exists": exists, "mount_path": self.home_mount_path},
+            "kept_volumes": self.kept_volumes(),
             "state": state,
             "pending": self.pending or None,
         }
+
+    def kept_volumes(self):
+        """The other named volumes this server mounts, which a reset leaves alone."""
+        home = self.home_volume_name
+        return [
+            {"name": source, "mount_path": bind["bind"]}
+            for source, bind in sorted(self.volume_binds.items(), key=lambda item: item[1]["bind"])
+            if source != home and not _is_host_path(source)
+        ]
 
     async def poll(self):
         # Mid-restart the container may briefly not run; the hub must not take that

@@ -1,0 +1,200 @@
+"""The home page in Debian's Chromium, driven by Playwright, against a real hub and engine.
+
+Screenshots of each state go to artifacts/screenshots/.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from dockerutil import container_of, docker_escape, volume_file, volume_names, write_file
+from hubproc import PREFIX
+
+ROOT = Path(__file__).parent.parent
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = os.environ.get("RS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SLOW = 90_000  # ms: a start or restart through the page
+
+
+def vol(user, kind, server=""):
+    return f"{PREFIX}-{docker_escape(user)}--{docker_escape(server)}-{kind}"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, hub, username):
+    hub.create_user(username)
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    page.goto(f"{hub.url}/hub/login?next=%2Fhub%2Fhome")
+    page.fill("#username_input", username)
+    page.fill("#password_input", hub.password)
+    page.click("#login_submit")
+    page.wait_for_url("**/hub/home")
+    yield page
+    context.close()
+
+
+def home(page, hub):
+    page.goto(f"{hub.url}/hub/home")
+    page.wait_for_function("window._resettable_ready === true")
+
+
+def shot(page, name):
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def test_restart_through_the_dialog(hub, docker, page, username):
+    hub.start_server(username)
+    c = container_of(docker, hub, username)
+    write_file(c, "/home/jovyan/marker", "kept")
+    home(page, hub)
+    expect(page.locator("#restart-server-btn")).to_be_visible()
+    expect(page.locator("#reset-home-volume-btn")).to_be_hidden()
+    shot(page, "01-running")
+
+    page.click("#restart-server-btn")
+    modal = page.locator("#restart-server-modal")
+    expect(modal).to_be_visible()
+    expect(modal).to_contain_text("running kernels")
+    expect(page.locator("#confirm-restart-btn")).to_be_focused()
+    shot(page, "02-restart-dialog")
+
+    page.click("#confirm-restart-btn")
+    expect(page.locator("#restart-server-btn")).to_have_text("Restarting…")
+    expect(modal).to_be_hidden()
+    expect(page.locator(".resettable-goto").first).to_be_visible(timeout=SLOW)
+    expect(page.locator(".resettable-status").first).to_contain_text("Restarted your server")
+    shot(page, "03-restarted")
+
+    c.reload()
+    assert c.status == "running"
+    assert container_of(docker, hub, username).id == c.id
+    assert hub.route_status(username) == 200
+    assert c.exec_run(["cat", "/home/jovyan/marker"]).output.decode() == "kept"
+    expect(page.locator("#restart-server-btn")).to_be_visible()
+    hub.stop_server(username)
+
+
+def test_stock_stop_then_reset_then_stock_start(hub, docker, image, page, username):
+    hub.start_server(username)
+    c = container_of(docker, hub, username)
+    write_file(c, "/home/jovyan/marker", "old home")
+    write_file(c, "/home/jovyan/work/marker", "work")
+    home(page, hub)
+    expect(page.locator("#restart-server-btn")).to_be_visible()
+
+    # The stock Stop button: ours follow without a reload.
+    page.click("#stop")
+    expect(page.locator("#restart-server-btn")).to_be_hidden()
+    expect(page.locator("#reset-home-volume-btn")).to_be_visible(timeout=SLOW)
+    assert hub.server_model(username) is None
+    shot(page, "04-stopped")
+
+    page.click("#reset-home-volume-btn")
+    expect(page.locator("#reset-volume-modal")).to_be_visible()
+    expect(page.locator("#reset-volume-name")).to_have_text(vol(username, "home"))
+    expect(page.locator("#reset-volume-kept-list")).to_contain_text(vol(username, "workspace"))
+    expect(page.locator("#reset-volume-confirm-input")).to_be_focused()
+    confirm = page.locator("#confirm-reset-btn")
+    expect(confirm).to_be_disabled()
+    page.fill("#reset-volume-confirm-input", "not-the-name")
+    expect(confirm).to_be_disabled()
+    page.fill("#reset-volume-confirm-input", vol(username, "home"))
+    expect(confirm).to_be_enabled()
+    shot(page, "05-reset-dialog")
+
+    confirm.click()
+    expect(page.locator(".resettable-status").first).to_contain_text(
+        f"Deleted {vol(username, 'home')}", timeout=SLOW
+    )
+    expect(page.locator("#reset-volume-modal")).to_be_hidden()
+    shot(page, "06-reset-done")
+    assert vol(username, "home") not in volume_names(docker)
+    assert volume_file(docker, image, vol(username, "workspace"), "marker") == "work"
+    expect(page.locator("#reset-home-volume-btn")).to_be_hidden()
+
+    # The stock Start button still works and gives a fresh home.
+    page.click("#start")
+    hub.wait_for(lambda: (hub.server_model(username) or {}).get("ready"), 90)
+    c = container_of(docker, hub, username)
+    assert c.exec_run(["test", "-e", "/home/jovyan/marker"]).exit_code == 1
+    assert c.exec_run(["cat", "/home/jovyan/work/marker"]).output.decode() == "work"
+    hub.stop_server(username)
+
+
+def test_reset_error_is_shown_in_the_page(hub, docker, page, username):
+    hub.start_server(username)
+    hub.stop_server(username)
+    home(page, hub)
+    page.click("#reset-home-volume-btn")
+    page.fill("#reset-volume-confirm-input", username)  # the user name confirms too
+    expect(page.locator("#confirm-reset-btn")).to_be_enabled()
+
+    # The volume disappears behind the page's back.
+    docker.containers.get(f"{PREFIX}-{docker_escape(username)}--").remove()
+    docker.volumes.get(vol(username, "home")).remove()
+
+    page.click("#confirm-reset-btn")
+    status = page.locator(".resettable-status").first
+    expect(status).to_contain_text(f"Reset failed: The home volume {vol(username, 'home')} does not exist.")
+    expect(status).to_have_class("resettable-status alert mb-2 alert-danger")
+    expect(page.locator("#reset-volume-modal")).to_be_hidden()
+    shot(page, "07-reset-error")
+
+
+def test_named_server_row(hub, docker, page, username):
+    hub.start_server(username, "lab")
+    c = container_of(docker, hub, username, "lab")
+    home(page, hub)
+    row = page.locator('.home-server-row[data-server-name="lab"]')
+    expect(row.locator(".restart-named-server")).to_be_visible()
+    expect(row.locator(".reset-named-home-volume")).to_be_hidden()
+
+    row.locator(".restart-named-server").click()
+    expect(page.locator("#restart-server-modal")).to_contain_text('server "lab"')
+    page.click("#confirm-restart-btn")
+    expect(row.locator(".resettable-status")).to_contain_text('Restarted server "lab"', timeout=SLOW)
+    assert container_of(docker, hub, username, "lab").id == c.id
+    assert hub.route_status(username, "lab") == 200
+    shot(page, "08-named-restarted")
+
+    # The stock row Stop button; then reset from the row.
+    row.locator(".stop-server").click()
+    expect(row.locator(".reset-named-home-volume")).to_be_visible(timeout=SLOW)
+    row.locator(".reset-named-home-volume").click()
+    expect(page.locator("#reset-volume-name")).to_have_text(vol(username, "home", "lab"))
+    page.fill("#reset-volume-confirm-input", vol(username, "home", "lab"))
+    page.keyboard.press("Enter")
+    expect(row.locator(".resettable-status")).to_contain_text("Deleted", timeout=SLOW)
+    assert vol(username, "home", "lab") not in volume_names(docker)
+
+
+def test_escape_closes_the_dialog(hub, page, username):
+    hub.start_server(username)
+    home(page, hub)
+    page.click("#restart-server-btn")
+    expect(page.locator("#restart-server-modal")).to_be_visible()
+    expect(page.locator("#confirm-restart-btn")).to_be_focused()  # shown, focus inside
+    page.keyboard.press("Escape")
+    expect(page.locator("#restart-server-modal")).to_be_hidden()
+    expect(page.locator("#restart-server-btn")).to_be_focused()
+    hub.stop_server(username)
