@@ -9,7 +9,7 @@ HUB5_SPEC   ?= jupyterhub>=5,<6
 # reachable; empty means: build the local image without a registry.
 SINGLEUSER_IMAGE ?=
 PYTEST_ARGS ?=
-COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) -p resettable-spawner
 
 .PHONY: help test test-fast host image demo demo-stop up down logs clean bench bench-smoke
 
@@ -38,7 +38,7 @@ host:
 # Prints nothing but the image reference on stdout, so recipes can capture it.
 image: host $(VENV)/.installed
 	@if [ -n "$(SINGLEUSER_IMAGE)" ]; then echo "$(SINGLEUSER_IMAGE)"; \
-	else PYTHON=$(VENV)/bin/python scripts/build-image.sh; fi
+	else PYTHON=$(VENV)/bin/python scripts/build-image.sh singleuser; fi
 
 test: host $(VENV)/.installed $(VENV_HUB5)/.installed
 	@img=$$($(MAKE) -s image) && \

@@ -1,19 +1,41 @@
 #!/usr/bin/env bash
-# Build a single-user image without any container registry: debootstrap a Debian rootfs
-# from this machine's own apt mirror, install wheels downloaded on the host, and
-# `docker import` it. The tag is a hash of the inputs, so an unchanged build is skipped.
+# Build an image without any container registry: debootstrap a Debian rootfs from this
+# machine's own apt mirror, install wheels downloaded on the host, and `docker import`
+# it. The tag is a hash of the inputs, so an unchanged build is skipped.
 #
-# Usage: scripts/build-image.sh [REPOSITORY]      prints the image reference on stdout
+# Usage: scripts/build-image.sh [singleuser|hub-base]   prints the image reference on stdout
+#   singleuser  JupyterHub's single-user server and JupyterLab, user jovyan (uid 1000)
+#   hub-base    JupyterHub and configurable-http-proxy, with an offline wheelhouse
+#               (/opt/wheels, pip's only index) so that a Dockerfile FROM it can
+#               `pip install` this package without a network: the base for compose.
 # Env:   HUB_VERSION   jupyterhub version inside the image (default: the host's)
 #        PYTHON        host python used for `pip download` (default: python3)
 set -euo pipefail
 
-repo=${1:-resettable-spawner/singleuser}
+kind=${1:-singleuser}
 python=${PYTHON:-python3}
 hub_version=${HUB_VERSION:-$("$python" -c 'import jupyterhub; print(jupyterhub.__version__)')}
 suite=bookworm
-packages="jupyterhub==${hub_version} jupyterlab"
-tag=$( (cat "$0"; echo "$suite $packages") | sha256sum | cut -c1-12)
+
+case "$kind" in
+  singleuser)
+    extra_debs=""
+    wheels_for="jupyterhub==${hub_version} jupyterlab"
+    install="jupyterhub jupyterlab"
+    ;;
+  hub-base)
+    extra_debs="node-configurable-http-proxy"
+    # Build backend and runtime dependencies of resettable-spawner, so its install
+    # inside `docker build` needs no index.
+    wheels_for="jupyterhub==${hub_version} dockerspawner docker jupyterhub-nativeauthenticator hatchling"
+    install="jupyterhub"
+    ;;
+  *) echo "usage: $0 [singleuser|hub-base]" >&2; exit 2 ;;
+esac
+
+repo=resettable-spawner/$kind
+debs=python3,python3-venv,ca-certificates,tini
+tag=$( (cat "$0"; echo "$suite $debs $extra_debs $wheels_for") | sha256sum | cut -c1-12)
 image="$repo:$tag"
 
 log() { echo "build-image: $*" >&2; }
@@ -36,39 +58,58 @@ root="$work/rootfs"
 mkdir -p "$cache"
 
 log "debootstrap $suite into $root"
-debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates,tini \
-  "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
-  || { tail -n 20 "$work/debootstrap.log" >&2; exit 1; }
+debootstrap --variant=minbase --include="$debs" "$suite" "$root" "$mirror" \
+  >"$work/debootstrap.log" 2>&1 || { tail -n 20 "$work/debootstrap.log" >&2; exit 1; }
+
+if [ -n "$extra_debs" ]; then
+  # Through apt inside the rootfs rather than debootstrap --include, whose minimal
+  # configuration order fails on some of node's packages.
+  log "installing $extra_debs inside the rootfs"
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  # shellcheck disable=SC2086
+  chroot "$root" sh -ec "apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $extra_debs" \
+    >"$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log" >&2; exit 1; }
+fi
 
 pyv=$(chroot "$root" python3 -c 'import platform; print(platform.python_version())')
-wheels="$cache/wheels-py$pyv-hub$hub_version"
+wheels="$cache/wheels-$kind-py$pyv-hub$hub_version"
 log "downloading wheels for Python $pyv into $wheels"
 # The rootfs cannot verify this network's TLS, so wheels come from the host, pinned to
 # the rootfs's Python (its 3.11.2 rules out some of the newest wheels).
 # shellcheck disable=SC2086
 "$python" -m pip download -q -d "$wheels" --python-version "$pyv" --only-binary=:all: \
   --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
-  --platform manylinux_2_28_x86_64 $packages 2>"$work/pip.log" \
+  --platform manylinux_2_28_x86_64 $wheels_for 2>"$work/pip.log" \
   || { grep -v '^WARNING: Location' "$work/pip.log" >&2; exit 1; }
 
-mkdir -p "$root/tmp/wheels"
-cp "$wheels"/* "$root/tmp/wheels/"
+mkdir -p "$root/opt/wheels"
+cp "$wheels"/* "$root/opt/wheels/"
 log "installing into /opt/venv inside the rootfs"
 # shellcheck disable=SC2086
 chroot "$root" sh -ec "python3 -m venv /opt/venv
-  /opt/venv/bin/pip install -q --no-index --find-links /tmp/wheels $packages
-  useradd -m -u 1000 -s /bin/bash jovyan
+  printf '[global]\nno-index = true\nfind-links = /opt/wheels\n' > /etc/pip.conf
+  /opt/venv/bin/pip install -q $install
+  rm -rf /var/cache/apt/archives/*.deb /var/lib/apt/lists/*"
+
+if [ "$kind" = singleuser ]; then
   # Mount points for nested volumes must exist and belong to jovyan, as in the upstream
   # images; otherwise Docker creates them root-owned.
-  install -d -o 1000 -g 1000 /home/jovyan/work /home/jovyan/.cache
-  rm -rf /tmp/wheels /var/cache/apt/archives/*.deb /var/lib/apt/lists/*"
+  chroot "$root" sh -ec "useradd -m -u 1000 -s /bin/bash jovyan
+    install -d -o 1000 -g 1000 /home/jovyan/work /home/jovyan/.cache
+    rm -rf /opt/wheels /etc/pip.conf"
+  changes=(--change 'USER jovyan' --change 'WORKDIR /home/jovyan'
+           --change 'CMD ["jupyterhub-singleuser"]')
+else
+  chroot "$root" mkdir -p /srv/jupyterhub
+  changes=(--change 'WORKDIR /srv/jupyterhub' --change 'EXPOSE 8000'
+           --change 'CMD ["jupyterhub"]')
+fi
 
 log "importing $image"
 tar -C "$root" -c . | docker import \
   --change 'ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin' \
-  --change 'USER jovyan' --change 'WORKDIR /home/jovyan' \
   --change 'ENTRYPOINT ["tini", "-g", "--"]' \
-  --change 'CMD ["jupyterhub-singleuser"]' \
-  - "$image" >/dev/null
+  "${changes[@]}" - "$image" >/dev/null
 log "built $image"
 echo "$image"

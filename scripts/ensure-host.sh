@@ -9,6 +9,10 @@ command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
 if [ "${WITH_CHROMIUM:-1}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   need_apt+=(chromium)
 fi
+# Compose: the v2 plugin where it exists, otherwise Debian's docker-compose (v1).
+if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
+  need_apt+=(docker-compose)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "ensure-host: installing ${need_apt[*]} from Debian" >&2
   apt-get update -qq

@@ -43,73 +43,13 @@ def cleanup_docker(client, prefix=PREFIX):
             volume.remove(force=True)
 
 
-class HubProcess:
-    """`jupyterhub -f tests/hub_config.py` in its own directory, on free ports."""
+class HubClient:
+    """The REST API of a hub at url, as its admin service."""
 
-    def __init__(self, workdir, image, python=sys.executable, name="hub", **settings):
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.python = python
-        self.name = name
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.password = secrets.token_hex(8)
-        self.admin_token = secrets.token_hex(16)
-        self.ops_token = secrets.token_hex(16)
-        self.reader_token = secrets.token_hex(16)
-        self.env = dict(
-            os.environ,
-            RS_IMAGE=image,
-            RS_PORT=str(self.port),
-            RS_HUB_PORT=str(free_port()),
-            RS_PROXY_API_PORT=str(free_port()),
-            RS_HUB_CONNECT_IP=docker_bridge_ip(),
-            RS_PASSWORD=self.password,
-            RS_ADMIN_TOKEN=self.admin_token,
-            RS_OPS_TOKEN=self.ops_token,
-            RS_READER_TOKEN=self.reader_token,
-            RS_PREFIX=PREFIX,
-            **{f"RS_{k.upper()}": str(v) for k, v in settings.items()},
-        )
-        self.log_path = self.workdir / "jupyterhub.log"
-        self.proc = None
-
-    def start(self, timeout=60):
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [self.python, "-m", "jupyterhub", "-f", str(HERE / "hub_config.py")],
-            cwd=self.workdir,
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early:\n{self.log()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/hub/api/", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not come up:\n{self.log()[-3000:]}")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc:
-            self._log.close()
-
-    def log(self):
-        return self.log_path.read_text(errors="replace")
-
-    # --- REST API ---------------------------------------------------------------
+    def __init__(self, url, admin_token, password=None):
+        self.url = url
+        self.admin_token = admin_token
+        self.password = password
 
     def api(self, method, path, token=None, timeout=120, **kwargs):
         headers = kwargs.pop("headers", {})
@@ -158,6 +98,12 @@ class HubProcess:
         except httpx.HTTPError:
             return None
 
+    def route_ok(self, path):
+        try:
+            return httpx.get(self.url + path, timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     @staticmethod
     def wait_for(predicate, timeout, interval=0.2):
         deadline = time.monotonic() + timeout
@@ -168,6 +114,76 @@ class HubProcess:
             time.sleep(interval)
         raise TimeoutError(f"condition not met within {timeout}s")
 
+
+class HubProcess(HubClient):
+    """`jupyterhub -f tests/hub_config.py` in its own directory, on free ports."""
+
+    def __init__(
+        self, workdir, image, python=sys.executable, name="hub", config=None, env=None, **settings
+    ):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.python = python
+        self.name = name
+        self.config = config or HERE / "hub_config.py"
+        self.port = free_port()
+        super().__init__(
+            f"http://127.0.0.1:{self.port}", secrets.token_hex(16), password=secrets.token_hex(8)
+        )
+        self.ops_token = secrets.token_hex(16)
+        self.reader_token = secrets.token_hex(16)
+        self.env = dict(
+            os.environ,
+            RS_IMAGE=image,
+            RS_PORT=str(self.port),
+            RS_HUB_PORT=str(free_port()),
+            RS_PROXY_API_PORT=str(free_port()),
+            RS_HUB_CONNECT_IP=docker_bridge_ip(),
+            RS_PASSWORD=self.password,
+            RS_ADMIN_TOKEN=self.admin_token,
+            RS_OPS_TOKEN=self.ops_token,
+            RS_READER_TOKEN=self.reader_token,
+            RS_PREFIX=PREFIX,
+            **{f"RS_{k.upper()}": str(v) for k, v in settings.items()},
+        )
+        self.env.update(env or {})
+        self.log_path = self.workdir / "jupyterhub.log"
+        self.proc = None
+
+    def start(self, timeout=60):
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [self.python, "-m", "jupyterhub", "-f", str(self.config)],
+            cwd=self.workdir,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.log()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/hub/api/", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not come up:\n{self.log()[-3000:]}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self._log.close()
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
 
 def quote(name):
     from urllib.parse import quote as _quote
