@@ -9,6 +9,7 @@ HUB5_SPEC   ?= jupyterhub>=5,<6
 # reachable; empty means: build the local image without a registry.
 SINGLEUSER_IMAGE ?=
 PYTEST_ARGS ?=
+UPSTREAM_IMAGES ?=
 COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) -p resettable-spawner
 
 .PHONY: help test test-fast host image demo demo-stop up down logs clean bench bench-smoke
@@ -51,8 +52,14 @@ demo: host $(VENV)/.installed
 demo-stop:
 	@-pkill -f "examples/demo.py" && echo "demo stopped" || echo "no demo running"
 
-up: host
-	$(COMPOSE) up -d --build
+# No registry here: `make up` builds local hub and single-user images and passes them
+# to compose. UPSTREAM_IMAGES=1 keeps compose.yml's upstream defaults instead.
+up: host $(VENV)/.installed
+	@if [ -n "$(UPSTREAM_IMAGES)" ]; then $(COMPOSE) up -d --build; else \
+	  base=$$(PYTHON=$(VENV)/bin/python scripts/build-image.sh hub-base) && \
+	  img=$$($(MAKE) -s image) && \
+	  JUPYTERHUB_IMAGE="$$base" SINGLEUSER_IMAGE="$$img" $(COMPOSE) up -d --build; fi
+	@echo "hub: http://127.0.0.1:$${HUB_PORT:-8000} (sign up as admin)"
 
 down:
 	$(COMPOSE) down
