@@ -1,0 +1,61 @@
+"""Which volume is home: rendered by DockerSpawner's own templates and escaping.
+
+Pure configuration logic, so these construct the spawner directly (no Docker call is made).
+"""
+
+from types import SimpleNamespace
+
+import pytest
+from dockerspawner.volumenamingstrategy import escaped_format_volume_name
+
+from resettable_spawner import ResettableDockerSpawner
+
+
+def spawner(user="dot.user@example.com", server="", **config):
+    # The server name comes from the hub's database record, as in a real hub.
+    orm_spawner = SimpleNamespace(name=server, display_name=server, server=None)
+    return ResettableDockerSpawner(user=SimpleNamespace(name=user), orm_spawner=orm_spawner, **config)
+
+
+def test_home_is_the_volume_mounted_at_home_mount_path():
+    s = spawner(
+        volumes={
+            "jl-{username}-{servername}_cache": "/home/jovyan/.cache",
+            "jl-{username}-{servername}_home": {"bind": "/home/jovyan/", "mode": "rw"},
+        },
+        server="Lab",
+    )
+    assert s.home_volume_name == "jl-dot-2euser-40example-2ecom-lab_home"
+    assert s.kept_volumes() == [
+        {"name": "jl-dot-2euser-40example-2ecom-lab_cache", "mount_path": "/home/jovyan/.cache"}
+    ]
+
+
+def test_format_volume_name_is_respected():
+    s = spawner(
+        volumes={"home-{username}": "/home/jovyan"}, format_volume_name=escaped_format_volume_name
+    )
+    assert s.home_volume_name == "home-dot-2euser-40example-2ecom"
+
+
+def test_mounts_of_type_volume_count():
+    s = spawner(
+        mounts=[{"source": "m-{username}", "target": "/home/jovyan", "type": "volume"}],
+        user="bob",
+    )
+    assert s.home_volume_name == "m-bob"
+
+
+@pytest.mark.parametrize(
+    "volumes",
+    [{}, {"/srv/homes/{username}": "/home/jovyan"}, {"x-{username}": "/home/jovyan/work"}],
+    ids=["nothing", "host-path", "only-nested"],
+)
+def test_no_named_home_volume_is_reported(volumes):
+    s = spawner(volumes=volumes)
+    assert s.home_volume_name is None
+
+
+def test_home_mount_path_must_be_absolute():
+    with pytest.raises(Exception, match="absolute"):
+        spawner(home_mount_path="home/jovyan")
