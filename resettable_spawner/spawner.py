@@ -198,6 +198,19 @@ class ResettableDockerSpawner(DockerSpawner):
                 return None
             raise
 
+    async def _perform(self, action, work, requested_by, describe):
+        """Run ``work()`` under the operation lock, time it and log who did what, and how."""
+        with self._exclusive(action):
+            tic = time.perf_counter()
+            try:
+                result = await work()
+            except Exception as e:
+                self._log_action(action, requested_by, "refused or failed: %s", e)
+                raise
+            result["duration_seconds"] = round(time.perf_counter() - tic, 3)
+            self._log_action(action, requested_by, *describe(result))
+            return result
+
     def _log_action(self, action, requested_by, outcome, *args):
         self.log.info(
             "%s of %s requested by %s: " + outcome,
@@ -217,23 +230,17 @@ class ResettableDockerSpawner(DockerSpawner):
         Returns a dict with the volume name, the removed container (or None) and the
         duration in seconds.
         """
-        with self._exclusive("reset"):
-            tic = time.perf_counter()
-            try:
-                result = await self._reset_home_volume()
-            except Exception as e:
-                self._log_action("reset", requested_by, "refused or failed: %s", e)
-                raise
-            result["duration_seconds"] = round(time.perf_counter() - tic, 3)
-            self._log_action(
-                "reset",
-                requested_by,
+        return await self._perform(
+            "reset",
+            self._reset_home_volume,
+            requested_by,
+            lambda r: (
                 "removed volume %s (container removed: %s) in %.2fs",
-                result["volume"],
-                result["removed_container"],
-                result["duration_seconds"],
-            )
-            return result
+                r["volume"],
+                r["removed_container"],
+                r["duration_seconds"],
+            ),
+        )
 
     async def _reset_home_volume(self):
         if self.active:
@@ -354,24 +361,18 @@ class ResettableDockerSpawner(DockerSpawner):
         Returns a dict with the container id, the old and new address, whether the
         route was updated, and the duration in seconds.
         """
-        with self._exclusive("restart"):
-            tic = time.perf_counter()
-            try:
-                result = await self._native_restart()
-            except Exception as e:
-                self._log_action("restart", requested_by, "refused or failed: %s", e)
-                raise
-            result["duration_seconds"] = round(time.perf_counter() - tic, 3)
-            self._log_action(
-                "restart",
-                requested_by,
+        return await self._perform(
+            "restart",
+            self._native_restart,
+            requested_by,
+            lambda r: (
                 "container %s restarted, %s -> %s in %.2fs",
-                result["container_id"][:12],
-                result["old_url"],
-                result["new_url"],
-                result["duration_seconds"],
-            )
-            return result
+                r["container_id"][:12],
+                r["old_url"],
+                r["new_url"],
+                r["duration_seconds"],
+            ),
+        )
 
     async def _native_restart(self):
         if self.pending:

@@ -2,11 +2,12 @@ import os
 import subprocess
 import sys
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from hubproc import PREFIX, HubProcess, cleanup_docker, docker_client
+from hubproc import HubProcess, cleanup_docker, docker_client
 
 ROOT = Path(__file__).parent.parent
 
@@ -54,13 +55,30 @@ def make_hub(tmp_path_factory, image, name, python=None, **settings):
     return hub.start()
 
 
+@contextmanager
+def running_hub(tmp_path_factory, docker, image, name, **settings):
+    """A hub for the duration of a fixture; its containers and volumes go with it."""
+    hub = make_hub(tmp_path_factory, image, name, **settings)
+    try:
+        yield hub
+    finally:
+        hub.stop()
+        cleanup_docker(docker)
+
+
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory, docker, image):
     """A hub with DockerSpawner's default remove=False, poll_interval=1."""
-    h = make_hub(tmp_path_factory, image, "hub")
-    yield h
-    h.stop()
-    cleanup_docker(docker)
+    with running_hub(tmp_path_factory, docker, image, "hub") as h:
+        yield h
+
+
+@pytest.fixture(scope="module", params=sorted(hub_pythons()))
+def versioned_hub(request, tmp_path_factory, docker, image):
+    """Like hub, once for every JupyterHub major under test."""
+    python = hub_pythons()[request.param]
+    with running_hub(tmp_path_factory, docker, image, request.param, python=python) as h:
+        yield h
 
 
 @pytest.fixture

@@ -8,17 +8,14 @@ import uuid
 import httpx
 import pytest
 
-from conftest import hub_pythons, make_hub
+from conftest import running_hub
 from dockerutil import container_of, docker_escape, volume_names
-from hubproc import PREFIX, cleanup_docker, quote
+from hubproc import PREFIX, quote
 
 
-@pytest.fixture(scope="module", params=sorted(hub_pythons()))
-def hub(request, tmp_path_factory, docker, image):
-    h = make_hub(tmp_path_factory, image, f"api-{request.param}", python=hub_pythons()[request.param])
-    yield h
-    h.stop()
-    cleanup_docker(docker)
+@pytest.fixture(scope="module")
+def hub(versioned_hub):
+    return versioned_hub
 
 
 def action_path(user, server, action):
@@ -232,11 +229,9 @@ def test_audit_events_record_every_attempt(hub, people):
 
 @pytest.fixture(scope="module")
 def broken_docker_hub(tmp_path_factory, docker, image):
-    h = make_hub(
-        tmp_path_factory, image, "no-docker-hub", docker_url="unix:///nonexistent/docker.sock"
-    )
-    yield h
-    h.stop()
+    url = "unix:///nonexistent/docker.sock"
+    with running_hub(tmp_path_factory, docker, image, "no-docker-hub", docker_url=url) as h:
+        yield h
 
 
 def test_docker_unreachable_is_503_without_internals(broken_docker_hub):
@@ -253,10 +248,9 @@ def test_docker_unreachable_is_503_without_internals(broken_docker_hub):
 
 @pytest.fixture(scope="module")
 def admin_only_reset_hub(tmp_path_factory, docker, image):
-    h = make_hub(tmp_path_factory, image, "admin-only-hub", reset_scopes='["admin:servers"]')
-    yield h
-    h.stop()
-    cleanup_docker(docker)
+    scopes = '["admin:servers"]'
+    with running_hub(tmp_path_factory, docker, image, "admin-only-hub", reset_scopes=scopes) as h:
+        yield h
 
 
 def test_admin_only_reset_switch(admin_only_reset_hub, docker):

@@ -31,6 +31,12 @@ def vol(user, kind, server=""):
 
 
 @pytest.fixture(scope="module")
+def hub(versioned_hub):
+    """The page on every JupyterHub major under test."""
+    return versioned_hub
+
+
+@pytest.fixture(scope="module")
 def browser():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
@@ -58,8 +64,8 @@ def home(page, hub):
     page.wait_for_function("window._resettable_ready === true")
 
 
-def shot(page, name):
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+def shot(page, hub, name):
+    page.screenshot(path=str(SCREENSHOTS / f"{hub.name}-{name}.png"))
 
 
 def test_restart_through_the_dialog(hub, docker, page, username):
@@ -69,21 +75,21 @@ def test_restart_through_the_dialog(hub, docker, page, username):
     home(page, hub)
     expect(page.locator("#restart-server-btn")).to_be_visible()
     expect(page.locator("#reset-home-volume-btn")).to_be_hidden()
-    shot(page, "01-running")
+    shot(page, hub, "01-running")
 
     page.click("#restart-server-btn")
     modal = page.locator("#restart-server-modal")
     expect(modal).to_be_visible()
     expect(modal).to_contain_text("running kernels")
     expect(page.locator("#confirm-restart-btn")).to_be_focused()
-    shot(page, "02-restart-dialog")
+    shot(page, hub, "02-restart-dialog")
 
     page.click("#confirm-restart-btn")
     expect(page.locator("#restart-server-btn")).to_have_text("Restarting…")
     expect(modal).to_be_hidden()
     expect(page.locator(".resettable-goto").first).to_be_visible(timeout=SLOW)
     expect(page.locator(".resettable-status").first).to_contain_text("Restarted your server")
-    shot(page, "03-restarted")
+    shot(page, hub, "03-restarted")
 
     c.reload()
     assert c.status == "running"
@@ -107,7 +113,7 @@ def test_stock_stop_then_reset_then_stock_start(hub, docker, image, page, userna
     expect(page.locator("#restart-server-btn")).to_be_hidden()
     expect(page.locator("#reset-home-volume-btn")).to_be_visible(timeout=SLOW)
     assert hub.server_model(username) is None
-    shot(page, "04-stopped")
+    shot(page, hub, "04-stopped")
 
     page.click("#reset-home-volume-btn")
     expect(page.locator("#reset-volume-modal")).to_be_visible()
@@ -120,14 +126,14 @@ def test_stock_stop_then_reset_then_stock_start(hub, docker, image, page, userna
     expect(confirm).to_be_disabled()
     page.fill("#reset-volume-confirm-input", vol(username, "home"))
     expect(confirm).to_be_enabled()
-    shot(page, "05-reset-dialog")
+    shot(page, hub, "05-reset-dialog")
 
     confirm.click()
     expect(page.locator(".resettable-status").first).to_contain_text(
         f"Deleted {vol(username, 'home')}", timeout=SLOW
     )
     expect(page.locator("#reset-volume-modal")).to_be_hidden()
-    shot(page, "06-reset-done")
+    shot(page, hub, "06-reset-done")
     assert vol(username, "home") not in volume_names(docker)
     assert volume_file(docker, image, vol(username, "workspace"), "marker") == "work"
     expect(page.locator("#reset-home-volume-btn")).to_be_hidden()
@@ -158,7 +164,7 @@ def test_reset_error_is_shown_in_the_page(hub, docker, page, username):
     expect(status).to_contain_text(f"Reset failed: The home volume {vol(username, 'home')} does not exist.")
     expect(status).to_have_class("resettable-status alert mb-2 alert-danger")
     expect(page.locator("#reset-volume-modal")).to_be_hidden()
-    shot(page, "07-reset-error")
+    shot(page, hub, "07-reset-error")
 
 
 def test_named_server_row(hub, docker, page, username):
@@ -175,7 +181,7 @@ def test_named_server_row(hub, docker, page, username):
     expect(row.locator(".resettable-status")).to_contain_text('Restarted server "lab"', timeout=SLOW)
     assert container_of(docker, hub, username, "lab").id == c.id
     assert hub.route_status(username, "lab") == 200
-    shot(page, "08-named-restarted")
+    shot(page, hub, "08-named-restarted")
 
     # The stock row Stop button; then reset from the row.
     row.locator(".stop-server").click()

@@ -2,9 +2,9 @@
 
 import pytest
 
-from conftest import make_hub
+from conftest import running_hub
 from dockerutil import container_of, docker_escape, home_mount, volume_file, volume_names, write_file
-from hubproc import PREFIX, cleanup_docker, quote
+from hubproc import PREFIX, quote
 
 
 def vol(user, server, kind):
@@ -128,10 +128,8 @@ def test_named_server_reset_leaves_default_server(hub, docker, image, username):
 
 @pytest.fixture(scope="module")
 def removing_hub(tmp_path_factory, docker, image):
-    h = make_hub(tmp_path_factory, image, "removing-hub", remove=1)
-    yield h
-    h.stop()
-    cleanup_docker(docker)
+    with running_hub(tmp_path_factory, docker, image, "removing-hub", remove=1) as h:
+        yield h
 
 
 def test_reset_with_remove_true(removing_hub, docker, image, username):

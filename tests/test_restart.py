@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from conftest import make_hub
+from conftest import running_hub
 
 from dockerutil import container_of, read_file, write_file
-from hubproc import cleanup_docker, quote
+from hubproc import quote
 
 
 def restart(hub, user, server="", token=None):
@@ -151,10 +151,8 @@ def test_concurrent_operations_on_one_server(hub, docker, username):
 
 @pytest.fixture(scope="module")
 def debug_hub(tmp_path_factory, docker, image):
-    h = make_hub(tmp_path_factory, image, "debug-hub", debug=1)
-    yield h
-    h.stop()
-    cleanup_docker(docker)
+    with running_hub(tmp_path_factory, docker, image, "debug-hub", debug=1) as h:
+        yield h
 
 
 def polls_after(hub, container_id, since):
