@@ -94,3 +94,12 @@ c.JupyterHub.load_roles = [
 import logging  # noqa: E402
 
 c.EventLogger.handlers = [logging.FileHandler("events.jsonl")]
+
+# Reset gated by a custom scope, which only the users in RS_RESETTERS hold (for their own servers).
+if env.get("RS_CUSTOM_RESET_SCOPE"):
+    scope = env["RS_CUSTOM_RESET_SCOPE"]
+    c.JupyterHub.custom_scopes = {scope: {"description": "Reset home volumes"}}
+    c.ResettableDockerSpawner.reset_required_scopes = [scope]
+    c.JupyterHub.load_roles.append(
+        {"name": "resetters", "scopes": [f"{scope}!user"], "users": env["RS_RESETTERS"].split(",")}
+    )

@@ -268,3 +268,32 @@ def test_admin_only_reset_switch(admin_only_reset_hub, docker):
     r = hub.api("DELETE", action_path(owner, "", "reset-home-volume"), token=hub.user_token(admin))
     assert r.status_code == 200, r.text
     assert home_volume(owner) not in volume_names(docker)
+
+
+@pytest.fixture(scope="module")
+def custom_scope_hub(tmp_path_factory, docker, image):
+    with running_hub(
+        tmp_path_factory,
+        docker,
+        image,
+        "custom-scope-hub",
+        custom_reset_scope="custom:home-reset",
+        resetters="resetter",
+    ) as h:
+        yield h
+
+
+def test_custom_scope_gates_reset(custom_scope_hub, docker):
+    hub = custom_scope_hub
+    plain = hub.create_user(f"plain-{uuid.uuid4().hex[:6]}")
+    resetter = hub.create_user("resetter")  # holds custom:home-reset!user via its role
+    for user in (plain, resetter):
+        ensure_stopped_with_volume(hub, docker, user, "")
+
+    r = hub.api("DELETE", action_path(plain, "", "reset-home-volume"), token=hub.user_token(plain))
+    assert r.status_code == 403, r.text
+    assert home_volume(plain) in volume_names(docker)
+
+    r = hub.api("DELETE", action_path(resetter, "", "reset-home-volume"), token=hub.user_token(resetter))
+    assert r.status_code == 200, r.text
+    assert home_volume(resetter) not in volume_names(docker)
