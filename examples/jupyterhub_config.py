@@ -73,6 +73,8 @@ c.Spawner.start_timeout = 120
 c.ResettableDockerSpawner.home_mount_path = "/home/jovyan"
 # Grace period, in seconds, between SIGTERM and SIGKILL on restart (docker restart -t).
 c.ResettableDockerSpawner.restart_timeout = 10
+# Seconds between checks whether a restarted server answers again.
+c.ResettableDockerSpawner.ready_check_interval = 0.1
 # Threads for long Docker calls (restart, volume removal), apart from DockerSpawner's
 # single shared thread, so one user's slow restart never stalls anyone else.
 c.ResettableDockerSpawner.long_call_threads = 4
