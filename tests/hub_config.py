@@ -15,9 +15,10 @@ class TestSpawner(resettable_spawner.ResettableDockerSpawner):
     """Per-user test behaviour by name prefix, so that one hub serves every test.
 
     - ratelimited-*: a small rate limit.
-    - gappy-*: fault injection. Docker's restart holds the container's lock, which
-      hides the moment the container is down; these users restart with a real stop,
-      a pause and a real start instead, so the hub's poll can see the gap.
+    - gappy-*: fault injection. The moment a container is down inside Docker's
+      restart is short, so a 1 s poll catches it only now and then (the benchmarks
+      saw it happen); these users restart with a real stop, a pause and a real start
+      instead, so the hub's poll sees the gap every time.
     """
 
     @default("action_rate_limit")

@@ -1,0 +1,28 @@
+"""`benchmarks/` in smoke mode (one round, tiny data), so the scripts keep working.
+
+The full benchmarks (`make bench`) are not part of the tests: speed is never asserted here.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_benchmarks_run_in_smoke_mode(docker, image, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run_all", "--smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        env=dict(os.environ, RS_TEST_IMAGE=image),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    written = {p.name for p in tmp_path.iterdir()}
+    assert {"restart.md", "isolation.md", "responsiveness.md", "reset.md", "latency.png"} <= written
+    for name in ("restart.md", "isolation.md", "responsiveness.md", "reset.md"):
+        text = (tmp_path / name).read_text()
+        assert "## Goals" in text and "## Reproduce" in text
