@@ -161,11 +161,6 @@ class ResettableDockerSpawner(DockerSpawner):
             )
         return name
 
-    @property
-    def operation_in_progress(self):
-        """'restart' or 'reset' while one runs on this server, else None."""
-        return self._operation
-
     @contextmanager
     def _exclusive(self, action):
         # Set before the first await, so two requests in one event loop cannot both pass.
@@ -351,6 +346,11 @@ class ResettableDockerSpawner(DockerSpawner):
         return await super().poll()
 
     async def start(self):
+        if self._operation == "reset":
+            # A container created now would recreate, or hold on to, the volume being deleted.
+            raise WrongServerState(
+                "The home volume is being reset; start the server when that has finished."
+            )
         home = self.home_volume_name
         if home is None:
             self.log.warning(
