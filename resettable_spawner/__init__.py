@@ -17,7 +17,7 @@ from .errors import (
     ResettableSpawnerError,
     WrongServerState,
 )
-from .handlers import extra_handlers
+from .handlers import RESTART_SCOPE, extra_handlers, lab_restart_scopes
 from .spawner import ResettableDockerSpawner
 
 __version__ = "0.1.0"
@@ -40,9 +40,11 @@ __all__ = [
     "NotFound",
     "OperationFailed",
     "OperationInProgress",
+    "RESTART_SCOPE",
     "ResettableDockerSpawner",
     "ResettableSpawnerError",
     "WrongServerState",
     "extra_handlers",
+    "lab_restart_scopes",
     "template_dir",
 ]

@@ -21,6 +21,10 @@ from .ratelimit import SlidingWindowLimiter
 START_SCOPE = "start:servers" if "start:servers" in scope_definitions else "servers"
 STOP_SCOPE = "delete:servers"
 RESET_SCOPE = "delete:servers"
+# A custom scope that allows a restart in place and nothing else: what a JupyterLab
+# session's token may hold (see lab_restart_scopes), so the lab can restart its own
+# server but never stop it for good, start it, or reset a volume.
+RESTART_SCOPE = "custom:resettable-spawner:restart"
 
 _LIMITER_KEY = "resettable_spawner_rate_limiter"
 
@@ -111,10 +115,19 @@ class RestartServerAPIHandler(_ServerMaintenanceHandler):
     async def post(self, user_name, server_name=""):
         await self._audited(user_name, server_name, self._restart)
 
-    # A restart stops and starts the server, so it needs both rights on that server.
+    async def _restart(self, user_name, server_name):
+        if self.current_user and self.has_scope(f"{RESTART_SCOPE}!server={user_name}/{server_name}"):
+            return await self._do_restart(user_name, server_name)
+        return await self._restart_as_stop_and_start(user_name, server_name)
+
+    # Without the restart-only scope, a restart stops and starts the server, so it
+    # needs both rights on that server.
     @needs_scope(STOP_SCOPE)
     @needs_scope(START_SCOPE)
-    async def _restart(self, user_name, server_name):
+    async def _restart_as_stop_and_start(self, user_name, server_name):
+        return await self._do_restart(user_name, server_name)
+
+    async def _do_restart(self, user_name, server_name):
         user, spawner = self._spawner(user_name, server_name)
         self._check_rate(user, spawner)
         return await spawner.native_restart(requested_by=self._actor())
@@ -147,6 +160,17 @@ class ResetHomeVolumeAPIHandler(_ServerMaintenanceHandler):
         return await spawner.reset_home_volume(requested_by=self._actor())
 
 
+def lab_restart_scopes(spawner):
+    """``Spawner.oauth_client_allowed_scopes`` that let a server's own JupyterLab restart it.
+
+    The lab's token then holds the restart-only scope on its own server, and nothing
+    that could stop the server for good or reset a volume. The user must hold the scope
+    too (grant ``RESTART_SCOPE + "!user"`` to the ``user`` role), and
+    ``JupyterHub.custom_scopes`` must define it.
+    """
+    return [f"{RESTART_SCOPE}!server={spawner.user.name}/{spawner.name}"]
+
+
 def missing_reset_scopes(handler, user, spawner, server_name):
     """The configured extra reset scopes that the caller lacks on this server."""
     target = f"{user.name}/{server_name}"
@@ -168,7 +192,7 @@ class HomeVolumeAPIHandler(_ServerMaintenanceHandler):
         except ResettableSpawnerError as e:
             raise web.HTTPError(e.status_code, "%s", e.message) from None
         target = f"{user.name}/{server_name}"
-        may_restart = all(
+        may_restart = self.has_scope(f"{RESTART_SCOPE}!server={target}") or all(
             self.has_scope(f"{s}!server={target}") for s in (STOP_SCOPE, START_SCOPE)
         )
         may_reset = self.has_scope(f"{RESET_SCOPE}!server={target}") and not missing_reset_scopes(
