@@ -171,6 +171,12 @@ class HubProcess(HubClient):
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} did not come up:\n{self.log()[-3000:]}")
 
+    def kill(self):
+        """SIGKILL the hub, as a crash: no cleanup, its servers and database stay as they are."""
+        self.proc.kill()
+        self.proc.wait()
+        self._log.close()
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
