@@ -19,6 +19,8 @@ class TestSpawner(resettable_spawner.ResettableDockerSpawner):
       restart is short, so a 1 s poll catches it only now and then (the benchmarks
       saw it happen); these users restart with a real stop, a pause and a real start
       instead, so the hub's poll sees the gap every time.
+    - legacy-*: containers created with Docker's auto-remove on, as before it was
+      turned off, to test what a restart does with such containers.
     """
 
     @default("action_rate_limit")
@@ -30,6 +32,8 @@ class TestSpawner(resettable_spawner.ResettableDockerSpawner):
             self.client.stop(args[0], timeout=kwargs.get("timeout"))
             time.sleep(float(env.get("RS_GAP_SECONDS", "3")))
             return self.client.start(args[0])
+        if method == "create_container" and self.user.name.startswith("legacy-"):
+            kwargs["host_config"]["AutoRemove"] = True
         return super()._docker(method, *args, **kwargs)
 
 
@@ -69,6 +73,15 @@ c.DockerSpawner.volumes = {
     "{prefix}-{username}--{servername}-cache": "/home/jovyan/.cache",
 }
 c.ResettableDockerSpawner.restart_timeout = int(env.get("RS_RESTART_TIMEOUT", "10"))
+if env.get("RS_MAX_CONCURRENT_RESTARTS"):
+    c.ResettableDockerSpawner.max_concurrent_restarts = int(env["RS_MAX_CONCURRENT_RESTARTS"])
+if env.get("RS_REMOVE_VOLUMES_ON_DELETE"):
+    c.ResettableDockerSpawner.remove_volumes_on_delete = env["RS_REMOVE_VOLUMES_ON_DELETE"] == "1"
+if env.get("RS_KEEP_SERVERS") == "1":
+    # The servers outlive a hub shutdown, so a benchmark can restart the hub with other settings.
+    c.JupyterHub.cleanup_servers = False
+if env.get("RS_HTTP_TIMEOUT"):
+    c.Spawner.http_timeout = int(env["RS_HTTP_TIMEOUT"])
 if env.get("RS_DOCKER_URL"):
     c.DockerSpawner.client_kwargs = {"base_url": env["RS_DOCKER_URL"]}
 if env.get("RS_RESET_SCOPES"):
