@@ -1,0 +1,322 @@
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import {
+  Dialog,
+  ICommandPalette,
+  Notification,
+  showDialog
+} from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { ServerConnection } from '@jupyterlab/services';
+import { Widget } from '@lumino/widgets';
+
+import {
+  IHubInfo,
+  NOT_CONFIGURED_MESSAGE,
+  RestartOutcome,
+  hubHomeUrl,
+  hubInfoFrom,
+  networkFailure,
+  onHub,
+  outcomeOf,
+  restartUrl,
+  scopesAllowRestart,
+  serverLabel,
+  whoAmIUrl
+} from './restart';
+
+export const COMMAND_ID = 'resettable-spawner:restart-server';
+const PLUGIN_ID = 'resettable-spawner-labextension:plugin';
+
+/** How long the restart request may take: the hub's restart_timeout plus http_timeout, with room. */
+const RESTART_REQUEST_TIMEOUT_MS = 300_000;
+/** How long to wait for this server to answer through the proxy after the hub's 200. */
+const READY_TIMEOUT_MS = 60_000;
+/** Connection failures are still ignored this long after the server answered again. */
+const SETTLE_MS = 3_000;
+
+class RestartError extends Error {
+  constructor(readonly outcome: RestartOutcome) {
+    super('message' in outcome ? outcome.message : 'Restart failed');
+  }
+}
+
+async function hubFetch(
+  url: string,
+  init: RequestInit,
+  timeoutMs: number
+): Promise<Response> {
+  const token = PageConfig.getToken();
+  const headers = new Headers(init.headers);
+  if (token) {
+    headers.set('Authorization', `token ${token}`);
+  }
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    // The token authenticates; the hub's cookie (path /hub/) is not sent, so the
+    // hub needs no XSRF token and acts with the token's scopes only.
+    return await fetch(url, {
+      ...init,
+      headers,
+      credentials: 'omit',
+      cache: 'no-store',
+      signal: controller.signal
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** true or false when the hub said which scopes the lab's token holds; null when unknown. */
+async function tokenMayRestart(info: IHubInfo): Promise<boolean | null> {
+  try {
+    const response = await hubFetch(whoAmIUrl(info), { method: 'GET' }, 15_000);
+    if (!response.ok) {
+      return null;
+    }
+    const model = await response.json();
+    if (!Array.isArray(model.scopes)) {
+      return null;
+    }
+    return scopesAllowRestart(model.scopes, info);
+  } catch {
+    return null;
+  }
+}
+
+async function requestRestart(info: IHubInfo): Promise<RestartOutcome> {
+  let response: Response;
+  try {
+    response = await hubFetch(
+      restartUrl(info),
+      { method: 'POST', headers: { Accept: 'application/json' } },
+      RESTART_REQUEST_TIMEOUT_MS
+    );
+  } catch (error) {
+    return networkFailure(error);
+  }
+  let body: unknown = null;
+  try {
+    body = await response.json();
+  } catch {
+    // a proxy's error page, or no body
+  }
+  return outcomeOf(response.status, body, response.headers.get('Retry-After'));
+}
+
+/** Waits until this server answers again through the proxy, as the lab reaches it. */
+async function waitForServer(settings: ServerConnection.ISettings): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const url = settings.baseUrl + 'api/status';
+  while (Date.now() < deadline) {
+    try {
+      const response = await ServerConnection.makeRequest(
+        url,
+        { cache: 'no-store' },
+        settings
+      );
+      if (response.ok) {
+        return;
+      }
+    } catch {
+      // not yet
+    }
+    await new Promise(resolve => setTimeout(resolve, 250));
+  }
+  throw new RestartError({
+    kind: 'failed',
+    message:
+      'The hub restarted the server, but this page could not reach it again. Reload the page.'
+  });
+}
+
+function restartBody(info: IHubInfo): Widget {
+  const body = document.createElement('div');
+  body.className = 'rs-restart-dialog-body';
+  const what = info.serverName ? `Server "${info.serverName}" restarts` : 'Your server restarts';
+  body.innerHTML = `
+    <p></p>
+    <p><strong>Kept:</strong></p>
+    <ul>
+      <li>all files, in your home directory and elsewhere in the container</li>
+      <li>your volumes and the container itself</li>
+      <li>this JupyterLab tab: it carries on when the server is back</li>
+    </ul>
+    <p><strong>Lost:</strong></p>
+    <ul>
+      <li>running kernels, with their variables and outputs not yet saved</li>
+      <li>running terminals and other processes</li>
+      <li>unsaved changes: save your files first</li>
+    </ul>`;
+  (body.firstElementChild as HTMLElement).textContent =
+    `${what} in place, in the same container. This takes a few seconds.`;
+  return new Widget({ node: body });
+}
+
+async function explainNotConfigured(info: IHubInfo, message: string): Promise<void> {
+  const body = document.createElement('div');
+  body.className = 'rs-not-configured-body';
+  const p = document.createElement('p');
+  p.textContent = message;
+  body.appendChild(p);
+  const result = await showDialog({
+    title: 'Restart from JupyterLab is not set up',
+    body: new Widget({ node: body }),
+    buttons: [
+      Dialog.cancelButton({ label: 'Close' }),
+      Dialog.okButton({ label: 'Open Hub Page' })
+    ]
+  });
+  if (result.button.accept) {
+    window.open(hubHomeUrl(info), '_blank');
+  }
+}
+
+/** Silences the lab's connection-lost dialogs while our restart runs. */
+function guardConnectionFailure(app: JupyterFrontEnd, suppressed: () => boolean): void {
+  // JupyterLab's ServiceManager emits connectionFailure on network errors and on 503 or
+  // 424 answers, which the proxy gives while the container restarts; JupyterLab (or
+  // JupyterHub's lab extension) then offers a "Server unavailable" dialog whose
+  // "Restart" opens /hub/spawn in a new tab. During our restart that is expected.
+  const signal = app.serviceManager.connectionFailure as unknown as {
+    emit?: (error: Error) => void;
+  };
+  if (typeof signal.emit !== 'function') {
+    return;
+  }
+  const emit = signal.emit.bind(signal);
+  signal.emit = (error: Error) => {
+    if (suppressed()) {
+      console.debug('resettable-spawner: connection failure during restart ignored', error);
+      return;
+    }
+    emit(error);
+  };
+}
+
+async function refreshAfterRestart(
+  app: JupyterFrontEnd,
+  browser: IDefaultFileBrowser | null
+): Promise<void> {
+  const services = app.serviceManager;
+  const refreshes: Promise<unknown>[] = [
+    services.kernelspecs.refreshSpecs(),
+    services.sessions.refreshRunning(),
+    services.kernels.refreshRunning()
+  ];
+  if (services.terminals.isAvailable()) {
+    refreshes.push(services.terminals.refreshRunning());
+  }
+  if (browser) {
+    refreshes.push(browser.model.refresh());
+  }
+  const results = await Promise.allSettled(refreshes);
+  for (const r of results) {
+    if (r.status === 'rejected') {
+      console.warn('resettable-spawner: refresh after restart failed', r.reason);
+    }
+  }
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'Restart this JupyterHub server in place, from inside JupyterLab.',
+  autoStart: true,
+  optional: [ICommandPalette, IDefaultFileBrowser],
+  activate: (
+    app: JupyterFrontEnd,
+    palette: ICommandPalette | null,
+    browser: IDefaultFileBrowser | null
+  ) => {
+    const info = hubInfoFrom(name => PageConfig.getOption(name));
+    let restarting = false;
+    let settleUntil = 0;
+    guardConnectionFailure(app, () => restarting || Date.now() < settleUntil);
+
+    const restart = async (): Promise<RestartOutcome> => {
+      const outcome = await requestRestart(info);
+      if (outcome.kind !== 'restarted') {
+        throw new RestartError(outcome);
+      }
+      await waitForServer(app.serviceManager.serverSettings);
+      await refreshAfterRestart(app, browser);
+      return outcome;
+    };
+
+    app.commands.addCommand(COMMAND_ID, {
+      label: 'Restart Server in Place',
+      caption: 'Restart this server in its container; files stay, kernels restart',
+      isVisible: () => onHub(info),
+      isEnabled: () => onHub(info) && !restarting,
+      execute: async () => {
+        if (!onHub(info) || restarting) {
+          return;
+        }
+        if ((await tokenMayRestart(info)) === false) {
+          await explainNotConfigured(info, NOT_CONFIGURED_MESSAGE);
+          return;
+        }
+        const answer = await showDialog({
+          title: info.serverName
+            ? `Restart server "${info.serverName}" in place?`
+            : 'Restart your server in place?',
+          body: restartBody(info),
+          buttons: [
+            Dialog.cancelButton(),
+            Dialog.warnButton({ label: 'Restart' })
+          ],
+          defaultButton: 1
+        });
+        if (!answer.button.accept) {
+          return;
+        }
+        restarting = true;
+        app.commands.notifyCommandChanged(COMMAND_ID);
+        const started = Date.now();
+        const done = restart();
+        Notification.promise(done, {
+          pending: {
+            message: `Restarting ${serverLabel(info)} in place…`,
+            options: { autoClose: false }
+          },
+          success: {
+            message: () => {
+              const seconds = ((Date.now() - started) / 1000).toFixed(1);
+              return `Restarted ${serverLabel(info)} in ${seconds} s. Kernels start fresh.`;
+            },
+            options: { autoClose: 8000 }
+          },
+          error: {
+            message: (error: unknown) =>
+              error instanceof Error ? error.message : String(error),
+            options: { autoClose: false }
+          }
+        });
+        try {
+          await done;
+        } catch (error) {
+          if (
+            error instanceof RestartError &&
+            (error.outcome.kind === 'not-configured' || error.outcome.kind === 'unavailable')
+          ) {
+            await explainNotConfigured(info, error.outcome.message);
+          }
+        } finally {
+          restarting = false;
+          settleUntil = Date.now() + SETTLE_MS;
+          app.commands.notifyCommandChanged(COMMAND_ID);
+        }
+      }
+    });
+
+    if (palette) {
+      palette.addItem({ command: COMMAND_ID, category: 'Hub' });
+    }
+  }
+};
+
+export default plugin;
