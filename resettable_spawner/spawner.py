@@ -23,12 +23,13 @@ from .errors import (
     WrongServerState,
 )
 from .restart_slots import RestartSlots
+from .volumes import VolumeMixin
 
 # States in which a container still holds its volumes and must not be removed.
 _LIVE_CONTAINER_STATES = ("Running", "Restarting", "Paused")
 
 
-class ResettableDockerSpawner(DockerSpawner):
+class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
     """DockerSpawner that can restart its container in place and reset the home volume.
 
     Every ``c.DockerSpawner.*`` setting applies unchanged.
@@ -353,117 +354,9 @@ class ResettableDockerSpawner(DockerSpawner):
             *args,
         )
 
-    async def reset_home_volume(self, requested_by=None):
-        """Delete this server's home volume while the server is stopped.
-
-        A stopped container left behind by ``remove = False`` still holds the volume,
-        so it is removed first; the next start creates a fresh one. Other volumes,
-        including those mounted inside home, are not touched.
-
-        Returns a dict with the volume name, the removed container (or None) and the
-        duration in seconds.
-        """
-        return await self._perform(
-            "reset",
-            self._reset_home_volume,
-            requested_by,
-            lambda r: (
-                "removed volume %s (container removed: %s) in %.2fs",
-                r["volume"],
-                r["removed_container"],
-                r["duration_seconds"],
-            ),
-        )
-
-    async def _reset_home_volume(self):
-        if self.active:
-            raise WrongServerState(
-                "The server is running or busy; stop it before resetting the home volume."
-            )
-        volume = self._require_home_volume()
-
-        container = await self._inspect_container()
-        if container and any(container["State"].get(s) for s in _LIVE_CONTAINER_STATES):
-            # JupyterHub thinks the server is stopped, but Docker still runs it.
-            self.log.warning(
-                "%s: container %s runs although the server is stopped",
-                self._log_name,
-                self.object_name,
-            )
-            raise WrongServerState(
-                "The server's container is still running; stop the server before resetting."
-            )
-
-        try:
-            await self._call("inspect_volume", volume)
-        except APIError as e:
-            if e.status_code == 404:
-                raise NotFound(f"The home volume {volume} does not exist.") from None
-            raise self._docker_failure("inspect volume", e) from None
-
-        removed_container = None
-        if container:
-            # remove=False leaves a stopped container that still references the volume,
-            # and Docker refuses to delete a referenced volume (409 "volume is in use").
-            try:
-                await self._call("remove_container", container["Id"], v=False)
-            except APIError as e:
-                if e.status_code != 404:
-                    raise self._docker_failure("remove container", e) from None
-            removed_container = container["Name"].lstrip("/")
-            self.object_id = ""
-
-        try:
-            await self._call("remove_volume", volume, long=True)
-        except APIError as e:
-            if e.status_code == 404:
-                raise NotFound(f"The home volume {volume} does not exist.") from None
-            if e.status_code == 409:
-                self.log.warning("%s: volume %s is in use: %s", self._log_name, volume, e)
-                raise WrongServerState(
-                    f"The home volume {volume} is in use by another container."
-                ) from None
-            raise self._docker_failure("remove volume", e) from None
-        return {"volume": volume, "removed_container": removed_container}
-
     def _docker_failure(self, what, error):
         self.log.error("%s: Docker failed to %s: %s", self._log_name, what, error)
         return OperationFailed(f"The container engine failed to {what}; see the hub log.")
-
-    async def home_volume_status(self):
-        """Describe the home volume and the server's state, for the API and the page."""
-        name = self.home_volume_name
-        exists = False
-        if name:
-            try:
-                await self._call("inspect_volume", name)
-                exists = True
-            except APIError as e:
-                if e.status_code != 404:
-                    raise self._docker_failure("inspect volume", e) from None
-        if self._operation:
-            state = {"restart": "restarting", "reset": "resetting"}[self._operation]
-        elif self.pending:
-            state = "pending"
-        elif self.ready:
-            state = "running"
-        else:
-            state = "stopped"
-        return {
-            "volume": {"name": name, "exists": exists, "mount_path": self.home_mount_path},
-            "kept_volumes": self.kept_volumes(),
-            "state": state,
-            "pending": self.pending or None,
-        }
-
-    def kept_volumes(self):
-        """The other named volumes this server mounts, which a reset leaves alone."""
-        home = self.home_volume_name
-        return [
-            {"name": source, "mount_path": bind["bind"]}
-            for source, bind in sorted(self.volume_binds.items(), key=lambda item: item[1]["bind"])
-            if source != home and not _is_host_path(source)
-        ]
 
     async def poll(self):
         # Mid-restart the container does not run for a while; the hub must not take
@@ -472,7 +365,33 @@ class ResettableDockerSpawner(DockerSpawner):
             return None
         if (self.interrupted_operation or {}).get("action") == "restart":
             await self._finish_interrupted_restart()
-        return await super().poll()
+        status = await super().poll()
+        if status is not None and self.remove:
+            await self._remove_exited_container()
+        return status
+
+    async def _remove_exited_container(self):
+        """With ``remove``, remove a container that exited by itself, as auto-remove did.
+
+        Containers are created without Docker's auto-remove (it races restarts), and
+        JupyterHub calls ``stop()`` only for servers that poll as running, so a
+        container that crashed would otherwise stay behind.
+        """
+        container = await self._inspect_container()
+        if not container or container["State"].get("Status") not in ("exited", "dead"):
+            return
+        self.log.info(
+            "%s: removing container %s, which exited by itself (remove=True)",
+            self._log_name,
+            container["Id"][:12],
+        )
+        try:
+            await self._call("remove_container", container["Id"], v=False)
+        except APIError as e:
+            if e.status_code not in (404, 409):  # gone, or already being removed
+                self.log.warning("%s: could not remove the exited container: %s", self._log_name, e)
+            return
+        self.object_id = ""
 
     async def get_url(self):
         """The server's current address, asked of Docker rather than the hub's database.
