@@ -1,4 +1,4 @@
-"""One audit record per restart or reset request: an event, a log line and metrics."""
+"""One audit record per restart, reset, restore or backup deletion: an event, a log line and metrics."""
 
 import logging
 from pathlib import Path
@@ -36,12 +36,38 @@ def _ensure_schema(eventlog):
         eventlog.register_event_schema(SCHEMA_PATH)
 
 
-def record(eventlog, hub_log, *, action, actor, username, servername, outcome, reason, status, duration):
-    """Emit the audit event, log one line and update the metrics."""
+def record(
+    eventlog,
+    hub_log,
+    *,
+    action,
+    actor,
+    username,
+    servername,
+    outcome,
+    reason,
+    status,
+    duration,
+    volumes=None,
+    backups=None,
+    backup=None,
+):
+    """Emit the audit event, log one line and update the metrics.
+
+    ``volumes`` (deleted or restored), ``backups`` (made) and ``backup`` (restored or
+    deleted) go into the event when given.
+    """
     ACTIONS.labels(action=action, outcome=outcome).inc()
     ACTION_DURATION_SECONDS.labels(action=action, outcome=outcome).observe(duration)
+    details = {}
+    if volumes is not None:
+        details["volumes"] = list(volumes)
+    if backups is not None:
+        details["backups"] = list(backups)
+    if backup is not None:
+        details["backup"] = backup
     hub_log.info(
-        "audit: %s of %s/%s by %s: %s%s (HTTP %s, %.3fs)",
+        "audit: %s of %s/%s by %s: %s%s (HTTP %s, %.3fs)%s",
         action,
         username,
         servername,
@@ -50,6 +76,7 @@ def record(eventlog, hub_log, *, action, actor, username, servername, outcome, r
         f" ({reason})" if reason else "",
         status,
         duration,
+        "".join(f" {k}={','.join(v) if isinstance(v, list) else v}" for k, v in details.items()),
     )
     if eventlog is None:
         return
@@ -65,5 +92,6 @@ def record(eventlog, hub_log, *, action, actor, username, servername, outcome, r
             "reason": reason,
             "status": status,
             "duration_seconds": round(duration, 3),
+            **details,
         },
     )

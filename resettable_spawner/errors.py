@@ -50,3 +50,10 @@ class OperationFailed(ResettableSpawnerError):
 
     status_code = 502
     reason = "failed"
+
+
+class BadRequest(ResettableSpawnerError):
+    """The request names something this server cannot act on (a volume that is not resettable)."""
+
+    status_code = 400
+    reason = "bad-request"

@@ -1,4 +1,4 @@
-"""REST API: restart a server in place, reset its home volume, describe its home volume.
+"""REST API: restart a server in place, reset its volumes, restore and delete backups, describe them.
 
 The handlers parse, authorize with JupyterHub's scopes, delegate to the spawner and
 map its errors to HTTP. They build no names and make no Docker calls.
@@ -72,6 +72,7 @@ class _ServerMaintenanceHandler(APIHandler):
         """Run ``operation`` (authorization included), write its result, audit every outcome."""
         tic = time.perf_counter()
         outcome, reason, status = "failed", "failed", 500
+        self._audit_details = {}
         try:
             result = await operation(user_name, server_name)
         except ResettableSpawnerError as e:
@@ -101,7 +102,36 @@ class _ServerMaintenanceHandler(APIHandler):
                 reason=reason,
                 status=status,
                 duration=time.perf_counter() - tic,
+                **self._audit_details,
             )
+
+    def _require_reset_scopes(self, user, spawner, server_name, what="reset this home volume"):
+        missing = missing_reset_scopes(self, user, spawner, server_name)
+        if missing:
+            self.log.warning(
+                "Not authorizing %s of %s/%s for %s: missing %s",
+                self.action,
+                user.name,
+                server_name,
+                self._actor(),
+                ", ".join(missing),
+            )
+            error = web.HTTPError(403, "%s", f"You are not allowed to {what}.")
+            error.audit_reason = "forbidden"
+            raise error
+
+
+def _flag(handler, name, default):
+    """A yes/no query parameter: 1/0, true/false, yes/no; anything else is a 400."""
+    value = handler.get_argument(name, None)
+    if value is None:
+        return default
+    value = value.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise web.HTTPError(400, "%s", f"?{name}= must be 1 or 0.")
 
 
 _REASONS = {403: "forbidden", 404: "not-found"}
@@ -134,7 +164,10 @@ class RestartServerAPIHandler(_ServerMaintenanceHandler):
 
 
 class ResetHomeVolumeAPIHandler(_ServerMaintenanceHandler):
-    """DELETE: delete the stopped server's home volume."""
+    """DELETE: delete the stopped server's home volume, or the volumes named by ?volume=.
+
+    Each is backed up first unless ``?backup=0`` (or ``backup_before_reset`` is off).
+    """
 
     action = "reset"
 
@@ -144,20 +177,62 @@ class ResetHomeVolumeAPIHandler(_ServerMaintenanceHandler):
     @needs_scope(RESET_SCOPE)
     async def _reset(self, user_name, server_name):
         user, spawner = self._spawner(user_name, server_name)
-        missing = missing_reset_scopes(self, user, spawner, server_name)
-        if missing:
-            self.log.warning(
-                "Not authorizing reset of %s/%s for %s: missing %s",
-                user.name,
-                server_name,
-                self._actor(),
-                ", ".join(missing),
-            )
-            error = web.HTTPError(403, "You are not allowed to reset this home volume.")
-            error.audit_reason = "forbidden"
-            raise error
+        self._require_reset_scopes(user, spawner, server_name)
+        volumes = self.get_arguments("volume") if "volume" in self.request.query_arguments else None
+        backup = _flag(self, "backup", None)
         self._check_rate(user, spawner)
-        return await spawner.reset_home_volume(requested_by=self._actor())
+        result = await spawner.reset_home_volume(
+            requested_by=self._actor(), volumes=volumes, backup=backup
+        )
+        self._audit_details = {
+            "volumes": result["volumes"],
+            "backups": [b["id"] for b in result["backups"]],
+        }
+        return result
+
+
+class RestoreHomeVolumeAPIHandler(_ServerMaintenanceHandler):
+    """POST {"backup": id}: replace a volume's content with that backup's, while stopped."""
+
+    action = "restore"
+
+    async def post(self, user_name, server_name=""):
+        await self._audited(user_name, server_name, self._restore)
+
+    @needs_scope(RESET_SCOPE)
+    async def _restore(self, user_name, server_name):
+        user, spawner = self._spawner(user_name, server_name)
+        self._require_reset_scopes(user, spawner, server_name, "restore backups of this server")
+        body = self.get_json_body()
+        backup_id = body.get("backup") if isinstance(body, dict) else None
+        if not isinstance(backup_id, str) or not backup_id:
+            raise web.HTTPError(400, 'The request body must be {"backup": "<backup id>"}.')
+        self._audit_details = {"backup": backup_id[:255]}
+        self._check_rate(user, spawner)
+        result = await spawner.restore_backup(backup_id, requested_by=self._actor())
+        self._audit_details = {
+            "backup": backup_id,
+            "volumes": [result["volume"]],
+            "backups": [result["replaced_backup"]["id"]] if result["replaced_backup"] else [],
+        }
+        return result
+
+
+class HomeVolumeBackupAPIHandler(_ServerMaintenanceHandler):
+    """DELETE: delete one backup of this server now."""
+
+    action = "delete-backup"
+
+    async def delete(self, user_name, *path):
+        server_name, backup_id = path if len(path) == 2 else ("", path[0])
+        self._backup_id = backup_id
+        await self._audited(user_name, server_name, self._delete_backup)
+
+    @needs_scope(RESET_SCOPE)
+    async def _delete_backup(self, user_name, server_name):
+        user, spawner = self._spawner(user_name, server_name)
+        self._audit_details = {"backup": self._backup_id[:255]}
+        return await spawner.delete_backup(self._backup_id, requested_by=self._actor())
 
 
 def lab_restart_scopes(spawner):
@@ -187,8 +262,9 @@ class HomeVolumeAPIHandler(_ServerMaintenanceHandler):
     @needs_scope("read:servers")
     async def get(self, user_name, server_name=""):
         user, spawner = self._spawner(user_name, server_name)
+        sizes = _flag(self, "sizes", False)
         try:
-            status = await spawner.home_volume_status()
+            status = await spawner.home_volume_status(sizes=sizes)
         except ResettableSpawnerError as e:
             raise web.HTTPError(e.status_code, "%s", e.message) from None
         target = f"{user.name}/{server_name}"
@@ -200,9 +276,14 @@ class HomeVolumeAPIHandler(_ServerMaintenanceHandler):
         )
         status["user"] = user.name
         status["server"] = server_name
+        stopped = may_reset and status["state"] == "stopped"
         status["actions"] = {
             "restart": may_restart and status["state"] == "running",
-            "reset": may_reset and status["state"] == "stopped" and status["volume"]["exists"],
+            "reset": stopped and status["volume"]["exists"],
+            # Any resettable volume can be reset (the dialog lets the user choose).
+            "reset_volumes": stopped and any(v["resettable"] and v["exists"] for v in status["volumes"]),
+            "restore": stopped and bool(status["backups"]),
+            "delete_backup": self.has_scope(f"{RESET_SCOPE}!server={target}"),
         }
         self.write(json.dumps(status))
 
@@ -217,4 +298,8 @@ extra_handlers = [
     (_SERVER + r"/reset-home-volume", ResetHomeVolumeAPIHandler),
     (_USER + r"/home-volume", HomeVolumeAPIHandler),
     (_SERVER + r"/home-volume", HomeVolumeAPIHandler),
+    (_USER + r"/restore-home-volume", RestoreHomeVolumeAPIHandler),
+    (_SERVER + r"/restore-home-volume", RestoreHomeVolumeAPIHandler),
+    (_USER + r"/home-volume-backups/([^/]+)", HomeVolumeBackupAPIHandler),
+    (_SERVER + r"/home-volume-backups/([^/]+)", HomeVolumeBackupAPIHandler),
 ]
