@@ -117,3 +117,18 @@ if env.get("RS_CUSTOM_RESET_SCOPE"):
     c.JupyterHub.load_roles.append(
         {"name": "resetters", "scopes": [f"{scope}!user"], "users": env["RS_RESETTERS"].split(",")}
     )
+
+# --- Backups (tests/test_backups.py): settings by RS_BACKUP_* -------------------------
+if env.get("RS_BACKUP_RETENTION"):
+    c.ResettableDockerSpawner.backup_retention = int(env["RS_BACKUP_RETENTION"])
+if env.get("RS_BACKUP_KEEP"):
+    c.ResettableDockerSpawner.backup_keep = int(env["RS_BACKUP_KEEP"])
+if env.get("RS_BACKUP_PRUNE_INTERVAL"):
+    c.ResettableDockerSpawner.backup_prune_interval = float(env["RS_BACKUP_PRUNE_INTERVAL"])
+if env.get("RS_BACKUP_BEFORE_RESET"):
+    c.ResettableDockerSpawner.backup_before_reset = env["RS_BACKUP_BEFORE_RESET"] == "1"
+if env.get("RS_SHARED_VOLUME") == "1":
+    # A volume every user's server mounts: listed, never resettable.
+    c.DockerSpawner.volumes = dict(
+        c.DockerSpawner.volumes, **{"{prefix}-shared-data": "/home/jovyan/shared"}
+    )
