@@ -1,4 +1,5 @@
-"""latency.png: the latency distributions of benchmarks 1 (restart) and 2 (isolation).
+"""latency.png: the latency distributions of benchmarks 1 (restart) and 2 (isolation);
+storm.png: the restart-storm curve of benchmark 5 (hub p99 and storm length by bound).
 
 Reads the JSON samples that run_all writes beside the tables, so `--only restart`
 redraws the figure with the isolation samples of the last full run.
@@ -49,6 +50,35 @@ def draw(out_dir):
         ax.set_title(f"{title}\n{when} UTC, {data['machine'].get('nproc')} cores", fontsize=10)
     fig.tight_layout()
     path = out_dir / "latency.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def draw_storm(out_dir):
+    """Write out_dir/storm.png from storm.json if present; return its path or None."""
+    source = out_dir / "storm.json"
+    if not source.exists():
+        return None
+    data = json.loads(source.read_text())
+    curve = data["extra"]["curve"]
+    labels = sorted(curve, key=lambda k: (k == "unbounded", int(k) if k.isdigit() else 0))
+    xs = range(len(labels))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.plot(xs, [curve[k]["p99_ratio"] for k in labels], "o-", label="hub API p99 / idle p99")
+    ax.plot(xs, [curve[k]["time_ratio"] for k in labels], "s--", label="storm length / unbounded")
+    ax.axhline(2, color="grey", lw=0.8, ls=":")
+    ax.axhline(1.3, color="grey", lw=0.8, ls=":")
+    ax.set_xticks(list(xs), labels)
+    ax.set_xlabel("max_concurrent_restarts")
+    ax.set_ylabel("ratio")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    when = data["machine"].get("started (UTC)", "")
+    ax.set_title(f"20 restarts at once\n{when} UTC, {data['machine'].get('nproc')} cores", fontsize=10)
+    fig.tight_layout()
+    path = out_dir / "storm.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -1,6 +1,6 @@
 """Run the benchmarks and write their tables to benchmarks/results/.
 
-    make bench                                   # all four, about 12 minutes on 2 cores
+    make bench                                   # all of them, about 20 minutes on 2 cores
     make bench-smoke                             # 1-2 rounds, tiny data, temporary output
     RS_TEST_IMAGE=<image> .venv/bin/python -m benchmarks.run_all --only restart
 
@@ -20,17 +20,19 @@ import time
 import traceback
 from pathlib import Path
 
-from . import bench_isolation, bench_reset, bench_responsiveness, bench_restart, plot
+from . import bench_isolation, bench_reset, bench_responsiveness, bench_restart, bench_storm, plot
 from .common import Context, docker_client, machine_info, print_report, render_markdown, save_json
 
-BENCHMARKS = {m.NAME: m for m in (bench_restart, bench_isolation, bench_responsiveness, bench_reset)}
+BENCHMARKS = {
+    m.NAME: m for m in (bench_restart, bench_isolation, bench_responsiveness, bench_reset, bench_storm)
+}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def reproduce_commands(name, image, smoke):
     flags = ("--smoke " if smoke else "") + f"--only {name}"
     return [
-        "# all four benchmarks (builds the image if needed):",
+        "# all benchmarks (builds the image if needed):",
         "make bench-smoke" if smoke else "make bench",
         "# this one alone, from the repository root:",
         f"RS_TEST_IMAGE={image} .venv/bin/python -m benchmarks.run_all {flags}",
@@ -78,6 +80,7 @@ def main(argv=None):
         print(f"=== {name}: done in {time.monotonic() - tic:.0f}s, wrote {out_dir / (name + '.md')} ===", flush=True)
 
     png = plot.draw(out_dir)
+    plot.draw_storm(out_dir)
     print(f"\nAll done in {time.monotonic() - started:.0f}s. Results in {out_dir}" + (f", plot {png}" if png else ""))
     for name, g in goals:
         print(f"  {name}: {g.line()}")
