@@ -1,10 +1,11 @@
 """resettable-spawner: in-place restart and home-volume reset for DockerSpawner.
 
-Operators' configs use three names::
+Operators' configs use three names, and one call::
 
     c.JupyterHub.spawner_class = "resettable-docker"  # or resettable_spawner.ResettableDockerSpawner
     c.JupyterHub.extra_handlers = resettable_spawner.extra_handlers
     c.JupyterHub.template_paths = [resettable_spawner.template_dir]
+    resettable_spawner.start_with_hub()  # the hub-wide backup sweep, at start-up
 """
 
 from pathlib import Path
@@ -18,6 +19,7 @@ from .errors import (
     WrongServerState,
 )
 from .handlers import RESTART_SCOPE, extra_handlers, lab_restart_scopes
+from .hub_tasks import start_with_hub
 from .spawner import ResettableDockerSpawner
 
 __version__ = "0.1.0"
@@ -46,5 +48,6 @@ __all__ = [
     "WrongServerState",
     "extra_handlers",
     "lab_restart_scopes",
+    "start_with_hub",
     "template_dir",
 ]
