@@ -109,17 +109,28 @@ def test_home_volume_describes_state_and_allowed_actions(hub, docker, people):
     body = r.json()
     assert body["volume"] == {"name": home_volume(owner), "exists": True, "mount_path": "/home/jovyan"}
     assert body["state"] == "stopped"
-    assert body["actions"] == {"restart": False, "reset": True}
+    assert body["actions"] == {
+        "restart": False, "reset": True, "reset_volumes": True, "restore": bool(body["backups"]),
+        "delete_backup": True,
+    }
+    # Wave 2: every named volume, and the backups (earlier resets in this module made some).
+    assert {v["name"] for v in body["volumes"]} >= {home_volume(owner)}
+    assert all(set(v) == {"name", "mount_path", "home", "resettable", "exists", "size_bytes"} for v in body["volumes"])
+    assert all(b["volume"] == home_volume(owner) for b in body["backups"])
 
     # The reader may look but not act.
     r = hub.api("GET", action_path(owner, "", "home-volume"), token=hub.reader_token)
     assert r.status_code == 200
-    assert r.json()["actions"] == {"restart": False, "reset": False}
+    assert r.json()["actions"] == {
+        "restart": False, "reset": False, "reset_volumes": False, "restore": False, "delete_backup": False,
+    }
 
     ensure_running(hub, owner, "")
     body = hub.api("GET", action_path(owner, "", "home-volume"), token=people["tokens"]["owner"]).json()
     assert body["state"] == "running"
-    assert body["actions"] == {"restart": True, "reset": False}
+    assert {k: body["actions"][k] for k in ("restart", "reset", "reset_volumes", "restore")} == {
+        "restart": True, "reset": False, "reset_volumes": False, "restore": False,
+    }
     hub.stop_server(owner)
 
 
