@@ -4,11 +4,13 @@ Screenshots of each state go to artifacts/screenshots/.
 """
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from conftest import running_hub
 from dockerutil import container_of, docker_escape, volume_file, volume_names, write_file
 from hubproc import PREFIX
 
@@ -57,6 +59,10 @@ def page(browser, hub, username):
     page.wait_for_url("**/hub/home")
     yield page
     context.close()
+
+
+def choice(page, volume):
+    return page.locator(f'input.reset-volume-choice[value="{volume}"]')
 
 
 def home(page, hub):
@@ -118,7 +124,9 @@ def test_stock_stop_then_reset_then_stock_start(hub, docker, image, page, userna
     page.click("#reset-home-volume-btn")
     expect(page.locator("#reset-volume-modal")).to_be_visible()
     expect(page.locator("#reset-volume-name")).to_have_text(vol(username, "home"))
-    expect(page.locator("#reset-volume-kept-list")).to_contain_text(vol(username, "workspace"))
+    # Home is ticked; the other volumes are offered but not ticked.
+    expect(choice(page, vol(username, "home"))).to_be_checked()
+    expect(choice(page, vol(username, "workspace"))).not_to_be_checked()
     expect(page.locator("#reset-volume-confirm-input")).to_be_focused()
     confirm = page.locator("#confirm-reset-btn")
     expect(confirm).to_be_disabled()
@@ -136,7 +144,9 @@ def test_stock_stop_then_reset_then_stock_start(hub, docker, image, page, userna
     shot(page, hub, "06-reset-done")
     assert vol(username, "home") not in volume_names(docker)
     assert volume_file(docker, image, vol(username, "workspace"), "marker") == "work"
-    expect(page.locator("#reset-home-volume-btn")).to_be_hidden()
+    # The backup is listed; the workspace can still be reset, so the button stays.
+    expect(page.locator("#home-volume-backups .resettable-backup")).to_have_count(1, timeout=SLOW)
+    expect(page.locator("#home-volume-backups")).to_contain_text(vol(username, "home"))
 
     # The stock Start button still works and gives a fresh home.
     page.click("#start")
@@ -155,7 +165,9 @@ def test_reset_error_is_shown_in_the_page(hub, docker, page, username):
     page.fill("#reset-volume-confirm-input", username)  # the user name confirms too
     expect(page.locator("#confirm-reset-btn")).to_be_enabled()
 
-    # The volume disappears behind the page's back.
+    # Once the dialog's size measurement is done, the volume disappears behind the page's back.
+    size = page.locator(f'.reset-volume-size[data-volume="{vol(username, "home")}"]')
+    expect(size).not_to_have_text("measuring…", timeout=SLOW)
     docker.containers.get(f"{PREFIX}-{docker_escape(username)}--").remove()
     docker.volumes.get(vol(username, "home")).remove()
 
@@ -204,3 +216,115 @@ def test_escape_closes_the_dialog(hub, page, username):
     expect(page.locator("#restart-server-modal")).to_be_hidden()
     expect(page.locator("#restart-server-btn")).to_be_focused()
     hub.stop_server(username)
+
+
+# --- Safe reset: choose volumes, see sizes, restore a backup (wave 2) ---------------------
+
+
+@pytest.fixture(scope="module")
+def shared_hub(tmp_path_factory, docker, image):
+    """JupyterHub 6 with a shared volume in every server (the page is the same on 5)."""
+    with running_hub(tmp_path_factory, docker, image, "page-shared-hub", shared_volume=1) as h:
+        yield h
+
+
+@pytest.fixture
+def shared_page(browser, shared_hub, username):
+    shared_hub.create_user(username)
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.goto(f"{shared_hub.url}/hub/login?next=%2Fhub%2Fhome")
+    page.fill("#username_input", username)
+    page.fill("#password_input", shared_hub.password)
+    page.click("#login_submit")
+    page.wait_for_url("**/hub/home")
+    yield page
+    context.close()
+
+
+def test_reset_two_volumes_then_restore_from_the_list(shared_hub, docker, image, shared_page, username):
+    hub, page = shared_hub, shared_page
+    hub.start_server(username)
+    c = container_of(docker, hub, username)
+    write_file(c, "/home/jovyan/marker", "precious")
+    write_file(c, "/home/jovyan/.cache/marker", "cached")
+    write_file(c, "/home/jovyan/work/marker", "work")
+    hub.stop_server(username)
+    home(page, hub)
+
+    page.click("#reset-home-volume-btn")
+    modal = page.locator("#reset-volume-modal")
+    expect(modal).to_be_visible()
+    expect(page.locator("input.reset-volume-choice")).to_have_count(4)
+    expect(choice(page, vol(username, "home"))).to_be_checked()
+    shared = choice(page, f"{PREFIX}-shared-data")
+    expect(shared).to_be_disabled()
+    expect(shared).not_to_be_checked()
+    expect(modal).to_contain_text("shared, never reset")
+    expect(modal).to_contain_text("kept until")
+    # Sizes arrive after the dialog opens, in human units.
+    home_size = page.locator(f'.reset-volume-size[data-volume="{vol(username, "home")}"]')
+    expect(home_size).to_have_text(re.compile(r"^[0-9.]+ (bytes|KiB|MiB)$"), timeout=SLOW)
+
+    choice(page, vol(username, "cache")).check()
+    page.fill("#reset-volume-confirm-input", username)
+    shot(page, hub, "09-reset-two-volumes")
+    page.click("#confirm-reset-btn")
+    status = page.locator(".resettable-status").first
+    expect(status).to_contain_text("Deleted", timeout=SLOW)
+    expect(status).to_contain_text("Backups are kept until")
+    names = volume_names(docker)
+    assert vol(username, "home") not in names and vol(username, "cache") not in names
+    assert volume_file(docker, image, vol(username, "workspace"), "marker") == "work"
+
+    backups = page.locator("#home-volume-backups .resettable-backup")
+    expect(backups).to_have_count(2, timeout=SLOW)
+    expect(page.locator("#home-volume-backups")).to_contain_text("kept until")
+    expect(page.locator("#home-volume-backups")).to_contain_text(re.compile(r"[0-9.]+ (bytes|KiB|MiB)"))
+    shot(page, hub, "10-backups-listed")
+
+    row = backups.filter(has=page.locator("code", has_text=re.compile(f"^{re.escape(vol(username, 'home'))}$")))
+    row.locator(".restore-backup-btn").click()
+    restore_modal = page.locator("#restore-backup-modal")
+    expect(restore_modal).to_be_visible()
+    expect(page.locator("#restore-backup-volume")).to_have_text(vol(username, "home"))
+    shot(page, hub, "11-restore-dialog")
+    page.click("#confirm-restore-btn")
+    expect(status).to_contain_text("Restored " + vol(username, "home"), timeout=SLOW)
+    assert volume_file(docker, image, vol(username, "home"), "marker") == "precious"
+
+    # Delete the cache's backup from the list.
+    cache_row = backups.filter(has=page.locator("code", has_text=re.compile(f"^{re.escape(vol(username, 'cache'))}$")))
+    cache_row.locator(".delete-backup-btn").click()
+    expect(page.locator("#delete-backup-modal")).to_be_visible()
+    page.click("#confirm-delete-backup-btn")
+    expect(status).to_contain_text("Deleted the backup", timeout=SLOW)
+    expect(backups).to_have_count(1, timeout=SLOW)
+
+    # The started server finds the file back.
+    page.click("#start")
+    hub.wait_for(lambda: (hub.server_model(username) or {}).get("ready"), 90)
+    c = container_of(docker, hub, username)
+    assert c.exec_run(["cat", "/home/jovyan/marker"], user="jovyan").output.decode() == "precious"
+    assert c.exec_run(["test", "-e", "/home/jovyan/.cache/marker"]).exit_code == 1
+    hub.stop_server(username)
+
+
+def test_restore_error_is_shown_in_the_page(shared_hub, docker, image, shared_page, username):
+    hub, page = shared_hub, shared_page
+    home_volume = vol(username, "home")
+    hub.start_server(username)
+    hub.stop_server(username)
+    r = hub.api("DELETE", f"/users/{username}/reset-home-volume")
+    assert r.status_code == 200, r.text
+    backup_id = r.json()["backups"][0]["id"]
+    home(page, hub)
+    btn = page.locator(f'.restore-backup-btn[data-backup-id="{backup_id}"]')
+    expect(btn).to_be_enabled()
+    btn.click()
+    # The backup disappears behind the page's back.
+    docker.volumes.get(backup_id).remove()
+    page.click("#confirm-restore-btn")
+    status = page.locator(".resettable-status").first
+    expect(status).to_contain_text("Restore failed: No such backup for this server.", timeout=SLOW)
+    assert home_volume not in volume_names(docker)
