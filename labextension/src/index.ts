@@ -5,6 +5,7 @@ import {
 import {
   Dialog,
   ICommandPalette,
+  ISessionContext,
   Notification,
   showDialog
 } from '@jupyterlab/apputils';
@@ -144,7 +145,8 @@ function restartBody(info: IHubInfo): Widget {
     <ul>
       <li>all files, in your home directory and elsewhere in the container</li>
       <li>your volumes and the container itself</li>
-      <li>this JupyterLab tab: it carries on when the server is back</li>
+      <li>this JupyterLab tab: it carries on when the server is back, and open
+        notebooks get fresh kernels</li>
     </ul>
     <p><strong>Lost:</strong></p>
     <ul>
@@ -222,6 +224,43 @@ async function refreshAfterRestart(
   }
 }
 
+interface IKernelToRestore {
+  context: ISessionContext;
+  name: string;
+}
+
+/** Open notebooks and consoles with a kernel, to give them a fresh one afterwards. */
+function kernelsInUse(app: JupyterFrontEnd): IKernelToRestore[] {
+  const found: IKernelToRestore[] = [];
+  for (const widget of app.shell.widgets('main')) {
+    const context = (widget as { sessionContext?: ISessionContext }).sessionContext;
+    const name = context?.session?.kernel?.name;
+    if (context && name && typeof context.changeKernel === 'function') {
+      found.push({ context, name });
+    }
+  }
+  return found;
+}
+
+/** Starts a fresh kernel, of the same kind, where the restart took one away. */
+async function restoreKernels(kernels: IKernelToRestore[]): Promise<number> {
+  const started = await Promise.all(
+    kernels.map(async ({ context, name }) => {
+      if (context.isDisposed || context.session) {
+        return false;
+      }
+      try {
+        await context.changeKernel({ name });
+        return true;
+      } catch (error) {
+        console.warn(`resettable-spawner: could not start a ${name} kernel`, error);
+        return false;
+      }
+    })
+  );
+  return started.filter(Boolean).length;
+}
+
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'Restart this JupyterHub server in place, from inside JupyterLab.',
@@ -237,14 +276,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     let settleUntil = 0;
     guardConnectionFailure(app, () => restarting || Date.now() < settleUntil);
 
-    const restart = async (): Promise<RestartOutcome> => {
+    const restart = async (): Promise<number> => {
+      const kernels = kernelsInUse(app);
       const outcome = await requestRestart(info);
       if (outcome.kind !== 'restarted') {
         throw new RestartError(outcome);
       }
       await waitForServer(app.serviceManager.serverSettings);
       await refreshAfterRestart(app, browser);
-      return outcome;
+      return restoreKernels(kernels);
     };
 
     app.commands.addCommand(COMMAND_ID, {
@@ -284,9 +324,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
             options: { autoClose: false }
           },
           success: {
-            message: () => {
+            message: (result: unknown) => {
+              const fresh = typeof result === 'number' ? result : 0;
               const seconds = ((Date.now() - started) / 1000).toFixed(1);
-              return `Restarted ${serverLabel(info)} in ${seconds} s. Kernels start fresh.`;
+              const kernels =
+                fresh === 0
+                  ? ''
+                  : fresh === 1
+                    ? ' 1 open notebook or console has a fresh kernel.'
+                    : ` ${fresh} open notebooks and consoles have fresh kernels.`;
+              return `Restarted ${serverLabel(info)} in ${seconds} s.${kernels}`;
             },
             options: { autoClose: 8000 }
           },
