@@ -10,15 +10,23 @@ HUB5_SPEC   ?= jupyterhub>=5,<6
 SINGLEUSER_IMAGE ?=
 PYTEST_ARGS ?=
 UPSTREAM_IMAGES ?=
+# The JupyterLab extension (labextension/): built in its own venv with jlpm, as a wheel
+# in dist/ that installs without Node.js.
+VENV_LAB    ?= .venv-labbuild
+LABEXT_WHEEL = dist/resettable_spawner_labextension-0.1.0-py3-none-any.whl
+LABEXT_INPUTS = $(wildcard labextension/*.json labextension/yarn.lock labextension/.yarnrc.yml \
+  labextension/pyproject.toml labextension/src/*.ts labextension/style/* labextension/schema/*.json \
+  labextension/tests/*.ts labextension/resettable_spawner_labextension/*.py)
 COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) -p resettable-spawner
 
-.PHONY: help test test-fast host image demo demo-stop up down logs clean bench bench-smoke
+.PHONY: help test test-fast host image labextension demo demo-stop up down logs clean bench bench-smoke
 
 help:
 	@echo "make demo   start a demo hub on http://127.0.0.1:8000 (Ctrl-C stops it)"
 	@echo "make test   run every test against a real Docker Engine, hub, proxy and Chromium"
 	@echo "make bench  run the benchmarks in benchmarks/ (writes benchmarks/results/)"
-	@echo "make image  build the local single-user image"
+	@echo "make image  build the local single-user image (with the lab extension)"
+	@echo "make labextension  build the JupyterLab extension's wheel into dist/"
 	@echo "make up / down / logs   the compose deployment"
 	@echo "make clean  remove this project's containers, volumes and images"
 
@@ -35,6 +43,21 @@ $(VENV_HUB5)/.installed: pyproject.toml
 
 host:
 	scripts/ensure-host.sh
+
+$(VENV_LAB)/.installed:
+	$(PYTHON) -m venv $(VENV_LAB) >&2
+	$(VENV_LAB)/bin/pip install -q "jupyterlab>=4.6,<5" build hatchling hatch-jupyter-builder >&2
+	touch $@
+
+# All output to stderr: `make -s image` prints only the image reference on stdout.
+labextension: $(LABEXT_WHEEL)
+
+$(LABEXT_WHEEL): $(VENV_LAB)/.installed $(LABEXT_INPUTS)
+	cd labextension && export PATH="$(CURDIR)/$(VENV_LAB)/bin:$$PATH" && \
+	  jlpm install >&2 && jlpm build:prod >&2 && jlpm test >&2
+	PATH="$(CURDIR)/$(VENV_LAB)/bin:$$PATH" $(VENV_LAB)/bin/python -m build -q --wheel \
+	  --no-isolation -o dist labextension >&2
+	touch $@
 
 # Prints nothing but the image reference on stdout, so recipes can capture it.
 image: host $(VENV)/.installed

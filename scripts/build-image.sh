@@ -4,12 +4,15 @@
 # it. The tag is a hash of the inputs, so an unchanged build is skipped.
 #
 # Usage: scripts/build-image.sh [singleuser|hub-base]   prints the image reference on stdout
-#   singleuser  JupyterHub's single-user server and JupyterLab, user jovyan (uid 1000)
+#   singleuser  JupyterHub's single-user server and JupyterLab with this repo's lab
+#               extension (labextension/, its wheel built by `make labextension`), user jovyan (uid 1000)
 #   hub-base    JupyterHub and configurable-http-proxy, with an offline wheelhouse
 #               (/opt/wheels, pip's only index) so that a Dockerfile FROM it can
 #               `pip install` this package without a network: the base for compose.
 # Env:   HUB_VERSION   jupyterhub version inside the image (default: the host's)
 #        PYTHON        host python used for `pip download` (default: python3)
+#        LABEXT_WHEEL  the lab extension's wheel (default: built by `make labextension`
+#                      when the image must be built)
 set -euo pipefail
 
 kind=${1:-singleuser}
@@ -35,7 +38,18 @@ esac
 
 repo=resettable-spawner/$kind
 debs=python3,python3-venv,ca-certificates,tini
-tag=$( (cat "$0"; echo "$suite $debs $extra_debs $wheels_for") | sha256sum | cut -c1-12)
+src=$(cd "$(dirname "$0")/.." && pwd)
+# The lab extension's wheel is not byte-reproducible; its inputs are, so they go into
+# the tag instead (the sources, the lockfile and the build configuration).
+labext_inputs() {
+  [ "$kind" = singleuser ] || return 0
+  # Every file of labextension/ that is not build output (git's view: tracked, or new
+  # and not ignored), contents in a fixed order.
+  (cd "$src" && { git ls-files -co --exclude-standard -- labextension 2>/dev/null \
+      || find labextension -path '*/node_modules' -prune -o -type f -print; } \
+    | LC_ALL=C sort | while read -r f; do [ -f "$f" ] && { echo "$f"; cat "$f"; }; done)
+}
+tag=$( (cat "$0"; echo "$suite $debs $extra_debs $wheels_for"; labext_inputs) | sha256sum | cut -c1-12)
 image="$repo:$tag"
 
 log() { echo "build-image: $*" >&2; }
@@ -72,6 +86,17 @@ if [ -n "$extra_debs" ]; then
     >"$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log" >&2; exit 1; }
 fi
 
+labext_wheel=""
+if [ "$kind" = singleuser ]; then
+  labext_wheel=${LABEXT_WHEEL:-}
+  if [ -z "$labext_wheel" ]; then
+    log "building the lab extension's wheel (make labextension)"
+    make -s -C "$src" labextension >&2
+    labext_wheel=$(ls -t "$src"/dist/resettable_spawner_labextension-*.whl | head -n 1)
+  fi
+  [ -f "$labext_wheel" ] || { log "FATAL: no lab extension wheel at '$labext_wheel'"; exit 1; }
+fi
+
 pyv=$(chroot "$root" python3 -c 'import platform; print(platform.python_version())')
 wheels="$cache/wheels-$kind-py$pyv-hub$hub_version"
 log "downloading wheels for Python $pyv into $wheels"
@@ -85,6 +110,10 @@ log "downloading wheels for Python $pyv into $wheels"
 
 mkdir -p "$root/opt/wheels"
 cp "$wheels"/* "$root/opt/wheels/"
+if [ -n "$labext_wheel" ]; then
+  cp "$labext_wheel" "$root/opt/wheels/"
+  install="$install /opt/wheels/$(basename "$labext_wheel")"
+fi
 log "installing into /opt/venv inside the rootfs"
 # shellcheck disable=SC2086
 chroot "$root" sh -ec "python3 -m venv /opt/venv
