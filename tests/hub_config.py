@@ -40,6 +40,7 @@ class TestSpawner(resettable_spawner.ResettableDockerSpawner):
 c.JupyterHub.spawner_class = TestSpawner
 c.JupyterHub.extra_handlers = resettable_spawner.extra_handlers
 c.JupyterHub.template_paths = [resettable_spawner.template_dir]
+resettable_spawner.start_with_hub()
 c.JupyterHub.allow_named_servers = True
 c.JupyterHub.named_server_limit_per_user = 5
 
@@ -117,6 +118,18 @@ if env.get("RS_CUSTOM_RESET_SCOPE"):
     c.JupyterHub.load_roles.append(
         {"name": "resetters", "scopes": [f"{scope}!user"], "users": env["RS_RESETTERS"].split(",")}
     )
+
+# --- Restart from JupyterLab (tests/test_lab.py), on when RS_LAB_SCOPES=1 ------------
+# The operator setup from the README: the lab's token may restart its own server in
+# place, and nothing more. Without it the lab's token holds no scopes on the hub.
+if env.get("RS_LAB_SCOPES") == "1":
+    _restart = resettable_spawner.RESTART_SCOPE
+    _custom = dict(c.JupyterHub.custom_scopes) if "custom_scopes" in c.JupyterHub else {}
+    _custom[_restart] = {"description": "Restart a server in place, from its own JupyterLab"}
+    c.JupyterHub.custom_scopes = _custom
+    c.JupyterHub.load_roles.append({"name": "user", "scopes": ["self", f"{_restart}!user"]})
+    # "!server" is this server's own: JupyterHub expands it per OAuth client.
+    c.Spawner.oauth_client_allowed_scopes = [f"{_restart}!server"]
 
 # --- Backups (tests/test_backups.py): settings by RS_BACKUP_* -------------------------
 if env.get("RS_BACKUP_RETENTION"):
