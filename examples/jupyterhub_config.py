@@ -24,6 +24,8 @@ env = os.environ
 c.JupyterHub.spawner_class = "resettable-docker"
 c.JupyterHub.extra_handlers = resettable_spawner.extra_handlers
 c.JupyterHub.template_paths = [resettable_spawner.template_dir]
+# The hub-wide sweep of expired backups and of what a crash left, from start-up on.
+resettable_spawner.start_with_hub()
 
 # --- Networking -------------------------------------------------------------------
 c.JupyterHub.bind_url = env.get("JUPYTERHUB_BIND_URL", "http://:8000")
@@ -78,6 +80,12 @@ c.ResettableDockerSpawner.ready_check_interval = 0.1
 # Threads for long Docker calls (restart, volume removal), apart from DockerSpawner's
 # single shared thread, so one user's slow restart never stalls anyone else.
 c.ResettableDockerSpawner.long_call_threads = 4
+# How many restarted servers may start up at once, hub-wide (0: no bound). Further
+# restarts wait their turn, so a restart storm does not starve the hub of CPU.
+c.ResettableDockerSpawner.max_concurrent_restarts = 2
+# Remove a deleted user's (or deleted named server's) container, per-user volumes and
+# their backups. Off by default: deleting data is opt-in.
+c.ResettableDockerSpawner.remove_volumes_on_delete = False
 # Restart and reset requests per user per window; more get HTTP 429. 0 turns it off.
 c.ResettableDockerSpawner.action_rate_limit = 10
 c.ResettableDockerSpawner.action_rate_window = 60.0
@@ -86,11 +94,27 @@ c.ResettableDockerSpawner.action_rate_window = 60.0
 # c.ResettableDockerSpawner.reset_required_scopes = ["admin:servers"]
 c.ResettableDockerSpawner.reset_required_scopes = []
 
+# --- Restart from JupyterLab ------------------------------------------------------
+# With resettable-spawner-labextension in the single-user image, JupyterLab's
+# "Restart Server in Place" command restarts the server with the token the lab already
+# holds. These lines let that token restart its own server in place and nothing else:
+# not stop it, start it, or reset a volume (the destructive actions stay on the hub page).
+c.JupyterHub.custom_scopes = {
+    resettable_spawner.RESTART_SCOPE: {"description": "Restart a server in place, from its own JupyterLab"},
+}
+# The user role must hold the scope for the lab's token to get it; keep "self".
+c.JupyterHub.load_roles = [
+    {"name": "user", "scopes": ["self", f"{resettable_spawner.RESTART_SCOPE}!user"]},
+]
+# Each server's lab token: the restart scope on that server only ("!server" is the
+# server the token was issued for; JupyterHub expands it).
+c.Spawner.oauth_client_allowed_scopes = [f"{resettable_spawner.RESTART_SCOPE}!server"]
+
 # --- An optional token for automation ---------------------------------------------
 # May create users and start, stop, restart and reset anyone's server.
 if env.get("RESETTABLE_OPS_TOKEN"):
     c.JupyterHub.services = [{"name": "ops", "api_token": env["RESETTABLE_OPS_TOKEN"]}]
-    c.JupyterHub.load_roles = [
+    c.JupyterHub.load_roles += [
         {
             "name": "ops",
             "scopes": ["admin:users", "admin:servers", "tokens", "read:metrics"],

@@ -8,6 +8,7 @@ go to artifacts/screenshots/lab-*.png.
 import json
 import os
 import subprocess
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote as urlquote
@@ -19,6 +20,7 @@ from playwright.sync_api import expect
 from conftest import running_hub
 from dockerutil import container_of, read_file, write_file
 from hubproc import quote
+from test_examples import EXAMPLE_PREFIX, example_hub, network  # noqa: F401  (fixtures)
 from test_page import SCREENSHOTS, SLOW, browser  # noqa: F401  (browser is a fixture)
 
 ROOT = Path(__file__).parent.parent
@@ -295,3 +297,33 @@ def test_extension_logic_unit_tests():
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "# fail 0" in r.stdout
+
+
+def test_example_config_gives_the_lab_restart_and_nothing_more(example_hub, docker):  # noqa: F811
+    """examples/jupyterhub_config.py ships the lab setup enabled: the user holds the
+    restart-only scope, and each server's OAuth client may hand it to its lab."""
+    hub = example_hub
+    user = hub.create_user(f"u{uuid.uuid4().hex[:6]}")
+    hub.start_server(user)
+    c = docker.containers.get(f"{EXAMPLE_PREFIX}-{user}")
+    env = dict(e.split("=", 1) for e in c.attrs["Config"]["Env"])
+    assert json.loads(env["JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES"]) == [
+        "custom:resettable-spawner:restart!server"
+    ]
+
+    # A token with just that scope, as the lab's would have: the hub issues it only
+    # because the user role grants the scope.
+    r = hub.api(
+        "POST",
+        f"/users/{user}/tokens",
+        json={"scopes": [f"custom:resettable-spawner:restart!server={user}/"], "note": "lab-like"},
+    )
+    assert r.status_code == 201, r.text
+    token = r.json()["token"]
+    before = started_at(c)
+    r = hub.api("POST", f"/users/{user}/restart-server", token=token)
+    assert r.status_code == 200, r.text
+    assert r.json()["container_id"] == c.id and started_at(c) != before
+    assert hub.api("DELETE", f"/users/{user}/server", token=token).status_code == 403
+    hub.stop_server(user)
+    assert hub.api("DELETE", f"/users/{user}/reset-home-volume", token=token).status_code == 403
