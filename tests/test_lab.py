@@ -46,9 +46,22 @@ new MutationObserver(() => {
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory, docker, image):
+def lab_image(docker, image):
+    """The test image, which must have the extension: the local build always does."""
+    out = docker.containers.run(
+        image, ["sh", "-c", "jupyter labextension list 2>&1"], entrypoint=[], remove=True
+    ).decode()
+    if "resettable-spawner-labextension" not in out:
+        if image.startswith("resettable-spawner/"):
+            pytest.fail(f"{image} lacks resettable-spawner-labextension:\n{out}")
+        pytest.skip(f"{image} (not the local build) has no resettable-spawner-labextension")
+    return image
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, docker, lab_image):
     """A hub with the README's lab setup (tests/hub_config.py, RS_LAB_SCOPES=1)."""
-    with running_hub(tmp_path_factory, docker, image, "labhub", lab_scopes=1) as h:
+    with running_hub(tmp_path_factory, docker, lab_image, "labhub", lab_scopes=1) as h:
         yield h
 
 
@@ -238,6 +251,7 @@ def test_restart_default_server_from_the_palette(hub, docker, browser, username)
     path = f"/users/{quote(username)}"
     assert hub.api("DELETE", path + "/reset-home-volume", token=token).status_code == 403
     assert hub.api("DELETE", path + "/server", token=token).status_code == 403
+    assert hub.api("POST", path + "/server", token=token).status_code == 403
     assert hub.api("POST", "/users/someone-else/restart-server", token=token).status_code in (403, 404)
     hub.stop_server(username)
 
@@ -258,9 +272,9 @@ def test_restart_named_server_from_the_palette(hub, docker, browser, username): 
 
 
 def test_without_the_hub_setup_the_command_explains_and_nothing_restarts(
-    tmp_path_factory, docker, image, browser, username  # noqa: F811
+    tmp_path_factory, docker, lab_image, browser, username  # noqa: F811
 ):
-    with running_hub(tmp_path_factory, docker, image, "labplain") as plain:
+    with running_hub(tmp_path_factory, docker, lab_image, "labplain") as plain:
         plain.create_user(username)
         plain.start_server(username)
         c = container_of(docker, plain, username)
