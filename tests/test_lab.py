@@ -288,7 +288,14 @@ def test_without_the_hub_setup_the_command_explains_and_nothing_restarts(
             expect(dialog).to_contain_text("restart scope")
             expect(dialog.locator("button.jp-mod-accept")).to_have_text("Open Hub Page")
             shot(page, "not-configured")
-            dialog.locator("button.jp-mod-reject").click()
+            # "Open Hub Page" opens the hub's home page, with its own Restart button.
+            with page.context.expect_page() as opened:
+                dialog.locator("button.jp-mod-accept").click()
+            home = opened.value
+            home.wait_for_load_state()
+            assert home.url.startswith(f"{plain.url}/hub/home")
+            expect(home.locator("#restart-server-btn")).to_be_visible(timeout=30_000)
+            home.close()
             expect(dialog).to_be_hidden()
             token = page_token(page)
             assert "Restart your server in place?" not in dialogs(page)
