@@ -14,7 +14,7 @@ UPSTREAM_IMAGES ?=
 # in dist/ that installs without Node.js.
 VENV_LAB    ?= .venv-labbuild
 LABEXT_WHEEL = dist/resettable_spawner_labextension-0.1.0-py3-none-any.whl
-LABEXT_INPUTS = $(wildcard labextension/*.json labextension/yarn.lock labextension/.yarnrc.yml \
+LABEXT_INPUTS = $(wildcard labextension/*.json labextension/*.md labextension/yarn.lock labextension/.yarnrc.yml \
   labextension/pyproject.toml labextension/src/*.ts labextension/style/* labextension/schema/*.json \
   labextension/tests/*.ts labextension/resettable_spawner_labextension/*.py)
 COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) -p resettable-spawner
