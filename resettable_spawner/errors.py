@@ -6,6 +6,9 @@ carry Docker's own error text, socket paths or tracebacks (those go to the log).
 """
 
 
+from tornado.web import HTTPError
+
+
 class ResettableSpawnerError(Exception):
     """Base class: something a user can be told about in plain words."""
 
@@ -57,3 +60,17 @@ class BadRequest(ResettableSpawnerError):
 
     status_code = 400
     reason = "bad-request"
+
+
+class StartRefused(WrongServerState, HTTPError):
+    """The server must not start now (a restore of its volumes was interrupted).
+
+    Raised from ``Spawner.start()``, where JupyterHub's own handlers see it: as a
+    tornado ``HTTPError`` it answers the start request with 409 and this message
+    (not a 500), and ``jupyterhub_message`` shows it on the spawn page.
+    """
+
+    def __init__(self, message):
+        HTTPError.__init__(self, 409, "%s", message)
+        self.message = message
+        self.jupyterhub_message = message

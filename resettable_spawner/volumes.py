@@ -31,7 +31,14 @@ from docker.errors import APIError
 from docker.types import Mount
 from traitlets import Bool, Float, HasTraits, Integer, Unicode
 
-from .errors import BadRequest, NotFound, OperationFailed, OperationInProgress, WrongServerState
+from .errors import (
+    BadRequest,
+    NotFound,
+    OperationFailed,
+    OperationInProgress,
+    StartRefused,
+    WrongServerState,
+)
 
 # --- labels -------------------------------------------------------------------------
 
@@ -728,6 +735,7 @@ class VolumeMixin(HasTraits):
         # An unfinished restore of another volume keeps its record (it blocks starts).
         record = half_restored is None or half_restored in targets
         made = []
+        tic = time.perf_counter()
         try:
             if do_backup:
                 if record:
@@ -743,6 +751,7 @@ class VolumeMixin(HasTraits):
             if record:
                 self._clear_record()
             raise
+        backup_seconds = round(time.perf_counter() - tic, 3)
 
         try:
             removed_container = None
@@ -782,6 +791,7 @@ class VolumeMixin(HasTraits):
             "volume": home if home in targets else None,
             "volumes": targets,
             "backups": [public(b) for b in made],
+            "backup_duration_seconds": backup_seconds if made else 0.0,
             "removed_container": removed_container,
         }
 
@@ -839,6 +849,8 @@ class VolumeMixin(HasTraits):
             elif exists:
                 replaced = await self._make_backup(volume, "restore")
                 cls._busy_backups.add(replaced["id"])
+            # A restore helper left by a hub that died must not keep writing meanwhile.
+            await self._remove_stale_restore_helpers(volume)
             if not exists:
                 try:
                     await self._call("create_volume", volume)
@@ -874,6 +886,23 @@ class VolumeMixin(HasTraits):
                 cls._busy_backups.discard(replaced["id"])
         await self._prune([volume], protect={b["id"]} | ({replaced["id"]} if replaced else set()))
         return {"volume": volume, "backup": public(b), "replaced_backup": public(replaced) if replaced else None}
+
+    async def _remove_stale_restore_helpers(self, volume):
+        stale = await self._call(
+            "containers",
+            all=True,
+            filters={"label": [f"{RESTORING_LABEL}={volume}", f"{PREFIX_LABEL}={self.prefix}"]},
+        )
+        for h in stale:
+            name = (h.get("Names") or ["/?"])[0].lstrip("/")
+            if name in VolumeMixin._active_helpers:
+                continue
+            self.log.warning("%s: removing a restore helper left by an earlier hub: %s", self._log_name, name)
+            try:
+                await self._call("remove_container", h["Id"], v=False, force=True)
+            except APIError as e:
+                if e.status_code != 404:
+                    raise self._docker_failure("remove a leftover helper container", e) from None
 
     # --- delete ----------------------------------------------------------------------
 
@@ -917,12 +946,12 @@ class VolumeMixin(HasTraits):
     async def check_volumes_before_start(self):
         """Refuse to start on volumes that a reset or restore is changing, or a restore left half-done."""
         if self._operation in ("reset", "restore"):
-            raise WrongServerState(
+            raise StartRefused(
                 f"A {self._operation} of this server's volumes is in progress; start it when that has finished."
             )
         interrupted = self._interrupted_restore()
         if interrupted:
-            raise WrongServerState(
+            raise StartRefused(
                 f"A restore of the volume {interrupted.get('volume')} was interrupted; restore the backup"
                 f" {interrupted.get('backup')} again (or reset the volume) before starting the server."
             )

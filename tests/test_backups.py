@@ -93,10 +93,11 @@ def backups_of(docker, volume):
 
 
 def helpers(docker):
+    """Our helper containers, as the Engine lists them (no per-container inspect, no race)."""
     return [
         c
-        for c in docker.containers.list(all=True, filters={"label": "resettable-spawner.helper"})
-        if c.name.startswith(PREFIX)
+        for c in docker.api.containers(all=True, filters={"label": "resettable-spawner.helper"})
+        if c["Names"][0].lstrip("/").startswith(PREFIX)
     ]
 
 
@@ -443,3 +444,184 @@ def _safe(fn):
         return fn()
     except Exception as e:  # the hub died under the request
         return e
+
+
+def test_hub_killed_during_restore(tmp_path_factory, docker, image, username):
+    """The server never starts on a half-restored volume; both backups survive; a retry works."""
+    hub = make_hub(tmp_path_factory, image, "restore-crash-hub")
+    try:
+        hub.create_user(username)
+        home = vol(username, "home")
+        fill(
+            docker,
+            image,
+            home,
+            "set -e; mkdir /v/big; i=0; while [ $i -lt 48 ]; do head -c 16777216 /dev/urandom > /v/big/f$i; i=$((i+1)); done;"
+            " chown -R 1000:100 /v; sync",
+        )
+        original = listing(docker, image, home)
+        r = reset(hub, username)
+        assert r.status_code == 200, r.text
+        backup_id = r.json()["backups"][0]["id"]
+        fill(docker, image, home, "echo newer > /v/newer; chown -R 1000:100 /v")
+        newer = listing(docker, image, home)
+
+        caller = threading.Thread(target=lambda: _safe(lambda: restore(hub, username, backup_id)))
+        caller.start()
+        restoring = lambda: [c for c in helpers(docker) if c["Labels"].get("resettable-spawner.helper") == "restore"]
+        hub.wait_for(restoring, timeout=60, interval=0.05)
+        time.sleep(0.5)
+        assert restoring(), "the restore finished before the kill; make the volume bigger"
+        hub.kill()
+        caller.join(30)
+        replaced = [b for b in backups_of(docker, home) if b != backup_id]
+        assert len(replaced) == 1  # the content the restore was replacing, complete
+
+        hub.start()
+        body = status(hub, username)
+        assert body["interrupted_restore"]["backup"] == backup_id
+        assert body["interrupted_restore"]["replaced_backup"] == replaced[0]
+        # Starting is refused, with a clear message, and no container is made.
+        r = hub.api("POST", f"/users/{quote(username)}/server")
+        assert r.status_code == 409, r.text
+        assert "interrupted" in r.json()["message"]
+        assert hub.server_model(username) is None
+        # Neither backup is lost.
+        assert set(backups_of(docker, home)) == {backup_id, replaced[0]}
+        assert {b["id"] for b in body["backups"]} == {backup_id, replaced[0]}
+
+        # Retrying the restore finishes it, without backing up the half-restored content.
+        r = restore(hub, username, backup_id)
+        assert r.status_code == 200, r.text
+        assert r.json()["replaced_backup"]["id"] == replaced[0]
+        assert listing(docker, image, home) == original
+        assert set(backups_of(docker, home)) == {backup_id, replaced[0]}
+        assert status(hub, username)["interrupted_restore"] is None
+        # And the replaced content can still be restored (the undo).
+        assert restore(hub, username, replaced[0]).status_code == 200
+        assert listing(docker, image, home) == newer
+        hub.start_server(username)
+        hub.stop_server(username)
+    finally:
+        hub.stop()
+        cleanup_docker(docker)
+
+
+# --- pure logic, no Docker ------------------------------------------------------------
+
+from resettable_spawner import volumes as V  # noqa: E402
+
+
+def test_which_templates_are_per_server():
+    assert V.is_per_server_template("{prefix}-{username}_home")
+    assert V.is_per_server_template("lab-{servername}")
+    assert V.is_per_server_template("x-{raw_username}")
+    assert not V.is_per_server_template("shared-data")
+    assert not V.is_per_server_template("{prefix}-shared")
+    assert not V.is_per_server_template("{imagename}-cache")
+    assert not V.is_per_server_template("broken-{")
+
+
+def test_describe_volumes_marks_home_shared_and_read_only():
+    entries = [
+        ("{prefix}-{username}_work", "jl-a_work", "/home/jovyan/work", False),
+        ("shared-data", "shared-data", "/home/jovyan/shared", False),
+        ("{prefix}-{username}_home", "jl-a_home", "/home/jovyan/", False),
+        ("{prefix}-{username}_ref", "jl-a_ref", "/ref", True),
+        ("/srv/data", "/srv/data", "/data", False),
+    ]
+    out = V.describe_volumes(entries, "/home/jovyan")
+    assert [v["name"] for v in out] == ["jl-a_home", "shared-data", "jl-a_work", "jl-a_ref"]
+    by = {v["name"]: v for v in out}
+    assert by["jl-a_home"] == {"name": "jl-a_home", "mount_path": "/home/jovyan", "home": True, "resettable": True}
+    assert by["shared-data"]["resettable"] is False
+    assert by["jl-a_ref"]["resettable"] is False  # read-only
+    assert by["jl-a_work"]["resettable"] is True
+
+
+def _b(i, volume="v", created="2026-01-0{}T00:00:00Z", expires="2026-02-01T00:00:00Z"):
+    return {"id": f"{volume}.{i}", "volume": volume, "created": created.format(i), "expires": expires}
+
+
+def test_backups_over_keep_drop_the_oldest_per_volume_but_never_protected():
+    backups = [_b(i) for i in range(1, 6)] + [_b(i, "w") for i in range(1, 3)]
+    assert [b["id"] for b in V.backups_over_keep(backups, 3)] == ["v.2", "v.1"]
+    assert [b["id"] for b in V.backups_over_keep(backups, 3, protect={"v.1"})] == ["v.2"]
+    assert V.backups_over_keep(backups, 5) == []
+
+
+def test_expired_backups():
+    import datetime
+
+    now = datetime.datetime(2026, 2, 1, tzinfo=datetime.timezone.utc)
+    backups = [
+        _b(1, expires="2026-01-31T23:59:59Z"),
+        _b(2, expires="2026-02-01T00:00:00Z"),
+        _b(3, expires="2026-02-01T00:00:01Z"),
+        _b(4, expires="garbage"),
+    ]
+    assert [b["id"] for b in V.expired_backups(backups, now)] == ["v.1", "v.2", "v.4"]
+
+
+def test_backup_labels_round_trip_and_names():
+    import datetime
+
+    now = datetime.datetime(2026, 11, 26, 10, 15, 0, tzinfo=datetime.timezone.utc)
+    labels = V.backup_labels("jl-a_home", "a@b", "", now, now + datetime.timedelta(days=7), "jl", "reset")
+    assert labels["resettable-spawner.backup-of"] == "jl-a_home"
+    assert labels["resettable-spawner.created"] == "2026-11-26T10:15:00Z"
+    assert labels["resettable-spawner.expires"] == "2026-12-03T10:15:00Z"
+    entry = V.backup_from_volume({"Name": "x", "Labels": labels})
+    assert V.public(entry) == {
+        "id": "x", "volume": "jl-a_home", "created": "2026-11-26T10:15:00Z",
+        "expires": "2026-12-03T10:15:00Z", "reason": "reset", "size_bytes": None,
+    }
+    assert V.backup_from_volume({"Name": "y", "Labels": {"other": "1"}}) is None
+    assert V.derived_name("jl-a_home", "backup", now, "abcd") == "jl-a_home.backup-20261126T101500Z-abcd"
+    assert V.valid_backup_id("jl-a_home.backup-20261126T101500Z-abcd")
+    assert not V.valid_backup_id("../etc") and not V.valid_backup_id("") and not V.valid_backup_id("a/b")
+
+
+def test_helper_spec_runs_as_root_without_network_and_entrypoint_overridden():
+    spec = V.helper_spec("img", "n", "echo", {"l": "1"})
+    assert spec["user"] == "0:0" and spec["network_disabled"] is True
+    assert spec["entrypoint"] == ["/bin/sh", "-c"] and spec["command"] == ["echo"]
+    mounts = V.backup_mounts("vol", "vol.backup-x", {"resettable-spawner.backup-of": "vol"})
+    assert mounts[0]["ReadOnly"] is True and mounts[0]["Source"] == "vol"
+    assert mounts[1]["Source"] == "vol.backup-x"
+    assert mounts[1]["VolumeOptions"]["Labels"] == {"resettable-spawner.backup-of": "vol"}
+    ms, paths = V.size_mounts_and_paths(["a", "b"], ["c"])
+    assert paths == {"/v/0": "a", "/v/1": "b", "/v/2/data": "c"}
+    assert all(m["ReadOnly"] for m in ms)
+    assert V.parse_du("123\t/v/0\nxx\n7\t/v/2/data\n", paths) == {"a": 123, "c": 7}
+
+
+def test_spawner_lists_its_volumes_with_dockerspawner_rendering():
+    from types import SimpleNamespace
+
+    from resettable_spawner import ResettableDockerSpawner
+
+    s = ResettableDockerSpawner(
+        user=SimpleNamespace(name="dot.user@example.com"),
+        orm_spawner=SimpleNamespace(name="Lab", display_name="Lab", server=None),
+        prefix="jl",
+        volumes={
+            "{prefix}-{username}-{servername}_home": "/home/jovyan",
+            "{prefix}-shared": {"bind": "/home/jovyan/shared", "mode": "rw"},
+        },
+        read_only_volumes={"{prefix}-{username}_ref": "/ref"},
+    )
+    assert s.per_user_volume_names() == ["jl-dot-2euser-40example-2ecom-lab_home"]
+    names = {v["name"]: v["resettable"] for v in s.server_volumes()}
+    assert names == {
+        "jl-dot-2euser-40example-2ecom-lab_home": True,
+        "jl-shared": False,
+        "jl-dot-2euser-40example-2ecom_ref": False,
+    }
+    import pytest as _pytest
+
+    from resettable_spawner.errors import BadRequest
+
+    with _pytest.raises(BadRequest):
+        s._choose_volumes(["jl-shared"])
+    assert s._choose_volumes(None) == ["jl-dot-2euser-40example-2ecom-lab_home"]
