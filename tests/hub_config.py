@@ -145,3 +145,5 @@ if env.get("RS_SHARED_VOLUME") == "1":
     c.DockerSpawner.volumes = dict(
         c.DockerSpawner.volumes, **{"{prefix}-shared-data": "/home/jovyan/shared"}
     )
+if env.get("RS_VOLUME_SIZE_CACHE_SECONDS"):
+    c.ResettableDockerSpawner.volume_size_cache_seconds = float(env["RS_VOLUME_SIZE_CACHE_SECONDS"])
