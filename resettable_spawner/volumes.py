@@ -607,6 +607,7 @@ class VolumeMixin(HasTraits):
             if now - VolumeMixin._volume_sizes.get(v, (0, -1e18))[1] > self.volume_size_cache_seconds
         ]
         todo_b = [b for b in backups if b not in VolumeMixin._backup_sizes]
+        measured = {}
         if todo_v or todo_b:
             mounts, paths = size_mounts_and_paths(todo_v, todo_b)
             first = (todo_v or todo_b)[0]
@@ -622,6 +623,10 @@ class VolumeMixin(HasTraits):
             for b in todo_b:
                 if b in measured:
                     VolumeMixin._backup_sizes[b] = measured[b]
+        for v in volumes:
+            if v not in measured and self._cached_volume_size(v) is not None:
+                measured[v] = self._cached_volume_size(v)
+        return measured
 
     def _cached_volume_size(self, name):
         hit = VolumeMixin._volume_sizes.get(name)
@@ -638,13 +643,15 @@ class VolumeMixin(HasTraits):
         for v in volumes:
             v["exists"] = await self._volume_exists(v["name"])
         backups = await self.list_backups()
+        measured = {}
         if sizes:
-            await self._measure_sizes(
+            measured = await self._measure_sizes(
                 [v["name"] for v in volumes if v["exists"]],
                 [b["id"] for b in backups if b["size_bytes"] is None],
             )
         for v in volumes:
-            v["size_bytes"] = self._cached_volume_size(v["name"]) if v["exists"] else None
+            size = measured.get(v["name"], self._cached_volume_size(v["name"]))
+            v["size_bytes"] = size if v["exists"] else None
         for b in backups:
             b["size_bytes"] = VolumeMixin._backup_sizes.get(b["id"])
         exists = any(v["exists"] for v in volumes if v["name"] == name)
