@@ -19,6 +19,7 @@ its helper container exists the backup is partial: it is never listed, restored 
 counted, and the sweep removes the pair if the hub died meanwhile.
 """
 
+import asyncio
 import datetime
 import os
 import re
@@ -599,7 +600,17 @@ class VolumeMixin(HasTraits):
     # --- sizes -----------------------------------------------------------------------
 
     async def _measure_sizes(self, volumes, backups):
-        """Apparent sizes (``du -sb``) of existing volumes and backups, cached; one helper."""
+        """Apparent sizes (``du -sb``) of existing volumes and backups, cached; one helper.
+
+        Concurrent requests for one server wait for the same measurement instead of
+        starting helpers of their own.
+        """
+        if getattr(self, "_sizes_lock", None) is None:
+            self._sizes_lock = asyncio.Lock()
+        async with self._sizes_lock:
+            return await self._measure_sizes_now(volumes, backups)
+
+    async def _measure_sizes_now(self, volumes, backups):
         now = time.monotonic()
         todo_v = [
             v
