@@ -18,7 +18,7 @@ from .errors import (
     ResettableSpawnerError,
     WrongServerState,
 )
-from .handlers import RESTART_SCOPE, extra_handlers, lab_restart_scopes
+from .handlers import RESTART_SCOPE, extra_handlers
 from .hub_tasks import start_with_hub
 from .spawner import ResettableDockerSpawner
 
@@ -47,7 +47,6 @@ __all__ = [
     "ResettableSpawnerError",
     "WrongServerState",
     "extra_handlers",
-    "lab_restart_scopes",
     "start_with_hub",
     "template_dir",
 ]

@@ -22,8 +22,9 @@ START_SCOPE = "start:servers" if "start:servers" in scope_definitions else "serv
 STOP_SCOPE = "delete:servers"
 RESET_SCOPE = "delete:servers"
 # A custom scope that allows a restart in place and nothing else: what a JupyterLab
-# session's token may hold (see lab_restart_scopes), so the lab can restart its own
-# server but never stop it for good, start it, or reset a volume.
+# session's token may hold (`c.Spawner.oauth_client_allowed_scopes = [RESTART_SCOPE +
+# "!server"]`), so the lab can restart its own server but never stop it for good,
+# start it, or reset a volume.
 RESTART_SCOPE = "custom:resettable-spawner:restart"
 
 _LIMITER_KEY = "resettable_spawner_rate_limiter"
@@ -233,17 +234,6 @@ class HomeVolumeBackupAPIHandler(_ServerMaintenanceHandler):
         user, spawner = self._spawner(user_name, server_name)
         self._audit_details = {"backup": self._backup_id[:255]}
         return await spawner.delete_backup(self._backup_id, requested_by=self._actor())
-
-
-def lab_restart_scopes(spawner):
-    """``Spawner.oauth_client_allowed_scopes`` that let a server's own JupyterLab restart it.
-
-    The lab's token then holds the restart-only scope on its own server, and nothing
-    that could stop the server for good or reset a volume. The user must hold the scope
-    too (grant ``RESTART_SCOPE + "!user"`` to the ``user`` role), and
-    ``JupyterHub.custom_scopes`` must define it.
-    """
-    return [f"{RESTART_SCOPE}!server={spawner.user.name}/{spawner.name}"]
 
 
 def missing_reset_scopes(handler, user, spawner, server_name):
