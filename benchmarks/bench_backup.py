@@ -1,10 +1,11 @@
 """5. Safe reset: backup throughput, reset with and without a backup, size measurement.
 
-(a) Backup throughput. Each round fills a stopped server's home volume and a free-standing
-    volume the same way (1 GiB in 16,384 files, synced), then times our backup (the
-    server-side ``backup_duration_seconds`` of a reset: helper container created,
-    started, waited for and removed) against a raw helper-container copy, ``cp -a``
-    from volume to volume, timed the same way from the client. Order alternates.
+(a) Backup throughput. Each round fills a stopped server's home volume (1 GiB in 16,384
+    files, synced), then times our backup (the server-side ``backup_duration_seconds``
+    of a reset: helper container created, started, waited for and removed) against a
+    raw helper-container copy of the same data, ``cp -a`` from volume to volume, timed
+    the same way from the client. The order alternates (raw from the home volume before
+    our reset, or from our backup after it), since the second reads warm data.
 (b) Reset with a backup against ``?backup=0`` on the same data, from request to response.
 (c) Sizes of one server's three volumes: our ``GET .../home-volume?sizes=1`` (cache off)
     against a raw ``du -sb`` helper on the same three volumes, and against one
@@ -49,7 +50,7 @@ def _run_helper(client, image, volumes, command):
 
 
 def run(ctx):
-    rounds = 1 if ctx.smoke else 3
+    rounds = 1 if ctx.smoke else 4
     files = 16 if ctx.smoke else 16384  # 1 MiB in smoke mode, 1 GiB otherwise
     size_rounds = 1 if ctx.smoke else 5
     others = 3 if ctx.smoke else 50
@@ -65,48 +66,57 @@ def run(ctx):
         home = info["volume"]["name"]
         three = [v["name"] for v in info["volumes"]]
 
-        def ours_reset(backup):
-            fill_volume(client, ctx.image, home, files, FILE_KIB)
-            time.sleep(1.0)
+        def ours_reset(backup, fill=True):
+            if fill:
+                fill_volume(client, ctx.image, home, files, FILE_KIB)
+                time.sleep(1.0)
             tic = time.perf_counter()
             r = hub.api("DELETE", hub.extension_path(USER) + "/reset-home-volume" + ("" if backup else "?backup=0"), timeout=1800)
             seconds = time.perf_counter() - tic
             if r.status_code != 200:
                 raise RuntimeError(f"reset failed: {r.status_code} {r.text}")
             body = r.json()
-            for b in body["backups"]:
+            return seconds, body["backup_duration_seconds"], body["backups"]
+
+        def delete_backups(backups):
+            for b in backups:
                 bytes_copied.append(b["size_bytes"])
                 d = hub.api("DELETE", hub.extension_path(USER) + f"/home-volume-backups/{b['id']}")
                 if d.status_code != 200:
                     raise RuntimeError(f"delete backup failed: {d.status_code} {d.text}")
-            return seconds, body["backup_duration_seconds"]
 
-        def raw_copy():
-            src, dst = f"{PREFIX}-rawsrc", f"{PREFIX}-rawdst-{uuid.uuid4().hex[:6]}"
-            fill_volume(client, ctx.image, src, files, FILE_KIB)
-            time.sleep(1.0)
+        def raw_copy(src, subdir=""):
+            dst = f"{PREFIX}-rawdst-{uuid.uuid4().hex[:6]}"
             seconds, _ = _run_helper(
                 client, ctx.image,
                 {src: {"bind": "/source", "mode": "ro"}, dst: {"bind": "/backup", "mode": "rw"}},
-                ["cp", "-a", "/source", "/backup/data"],
+                ["cp", "-a", "/source" + subdir, "/backup/data"],
             )
-            client.volumes.get(src).remove(force=True)
             client.volumes.get(dst).remove(force=True)
             return seconds
 
+        # (a) and (b): the same data for ours and raw in each round. The one that runs
+        # second reads a source the first has just read, so the order alternates: raw
+        # copies the home volume before our reset, or our backup after it.
         for i in range(rounds):
-            steps = [("ours", lambda: ours_reset(True)), ("raw", raw_copy), ("without", lambda: ours_reset(False))]
-            for key, fn in steps if i % 2 == 0 else reversed(steps):
-                if key == "ours":
-                    total, backup = fn()
-                    s["reset_with"].append(total)
-                    s["ours_backup"].append(backup)
-                elif key == "raw":
-                    s["raw_copy"].append(fn())
-                else:
-                    s["reset_without"].append(fn()[0])
-                print(f"  [backup] round {i + 1} {key} done", flush=True)
+            fill_volume(client, ctx.image, home, files, FILE_KIB)
+            time.sleep(1.0)
+            if i % 2 == 0:
+                s["raw_copy"].append(raw_copy(home))
                 time.sleep(1.0)
+                total, backup, made = ours_reset(True, fill=False)
+            else:
+                total, backup, made = ours_reset(True, fill=False)
+                time.sleep(1.0)
+                s["raw_copy"].append(raw_copy(made[0]["id"], "/data"))
+            s["reset_with"].append(total)
+            s["ours_backup"].append(backup)
+            delete_backups(made)
+            time.sleep(1.0)
+            s["reset_without"].append(ours_reset(False)[0])
+            print(f"  [backup] round {i + 1}: ours backup {backup:.2f}s, raw cp -a {s['raw_copy'][-1]:.2f}s,"
+                  f" reset with {total:.2f}s, without {s['reset_without'][-1]:.2f}s", flush=True)
+            time.sleep(1.0)
 
         # (c) sizes: three volumes with data; 50 other volumes on the host.
         for name, n in zip(three, (files, files // 4 or 1, files // 16 or 1)):
@@ -178,8 +188,8 @@ def build_report(s, bytes_copied, rounds, files, size_rounds, others, other_file
 ### (a) Backup throughput
 
 {size_mib:.0f} MiB in {files} files of {FILE_KIB} KiB (backups measured {copied / 2**20:.1f} MiB by `du -sb`),
-{rounds} rounds, order alternated. Both sides run one helper container from the server's image
-(create, start, wait, remove), the raw one timed from the client.
+{rounds} rounds on the same data each, order alternated. Both sides run one helper container
+from the server's image (create, start, wait, remove), the raw one timed from the client.
 
 {table(["ours_backup", "raw_copy"])}
 

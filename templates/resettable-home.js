@@ -185,6 +185,15 @@ require(["jquery", "jhapi", "utils"], function ($, JHAPI, utils) {
       return;
     }
     ctrl.backupsKey = key;
+    var interrupted = info && info.interrupted_restore;
+    if (interrupted && !ctrl.busy) {
+      say(
+        ctrl,
+        "warning",
+        "A restore of " + interrupted.volume + " was interrupted. Restore that backup again " +
+          "(or reset the volume) before starting " + serverLabel(ctrl) + ".",
+      );
+    }
     var section = backupsSection(ctrl);
     var list = section.find(".resettable-backup-list").empty();
     section.prop("hidden", backups.length === 0);

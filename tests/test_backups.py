@@ -1,7 +1,8 @@
 """Safe reset: chosen volumes, sizes, backups, restore, retention and crash safety.
 
-Against the real engine and a real hub (JupyterHub 6: the API surface is the same on 5,
-which test_api.py and test_page.py cover). Files are compared with ``find -printf``
+Against the real engine and a real hub: the API tests on every JupyterHub major under
+test (RS_HUB5_PYTHON), the heavy ones (retention, SIGKILL during a backup and during a
+restore) on this venv's JupyterHub only. Files are compared with ``find -printf``
 (owner, mode, type, link target, link count, mtime) plus sha256 checksums.
 """
 
@@ -11,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import make_hub, running_hub
+from conftest import hub_pythons, make_hub, running_hub
 from dockerutil import docker_escape, volume_names
 from hubproc import PREFIX, cleanup_docker, quote
 
@@ -101,10 +102,13 @@ def helpers(docker):
     ]
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory, docker, image):
-    """A hub whose servers also mount a shared volume."""
-    with running_hub(tmp_path_factory, docker, image, "backups-hub", shared_volume=1) as h:
+@pytest.fixture(scope="module", params=sorted(hub_pythons()))
+def hub(request, tmp_path_factory, docker, image):
+    """A hub whose servers also mount a shared volume, for every JupyterHub major under test."""
+    python = hub_pythons()[request.param]
+    with running_hub(
+        tmp_path_factory, docker, image, f"backups-{request.param}", python=python, shared_volume=1
+    ) as h:
         yield h
 
 
