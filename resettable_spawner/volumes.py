@@ -750,8 +750,8 @@ class VolumeMixin(HasTraits):
 
         do_backup = self.backup_before_reset if backup is None else backup
         half_restored = (self._interrupted_restore() or {}).get("volume")
-        # An unfinished restore of another volume keeps its record (it blocks starts).
-        record = half_restored is None or half_restored in targets
+        # An unfinished restore keeps its record (it blocks starts) until its volume is gone.
+        record = half_restored is None
         made = []
         tic = time.perf_counter()
         try:
@@ -798,7 +798,7 @@ class VolumeMixin(HasTraits):
                         raise WrongServerState(f"The {what} {name} is in use by another container.") from None
                     raise self._docker_failure("remove volume", e) from None
                 VolumeMixin._volume_sizes.pop(name, None)
-            if record:
+            if record or half_restored in targets:
                 self._clear_record()
         finally:
             for b in made:
