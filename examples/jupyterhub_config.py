@@ -86,6 +86,14 @@ c.ResettableDockerSpawner.max_concurrent_restarts = 2
 # Remove a deleted user's (or deleted named server's) container, per-user volumes and
 # their backups. Off by default: deleting data is opt-in.
 c.ResettableDockerSpawner.remove_volumes_on_delete = False
+# Every reset first copies each volume it deletes into a backup volume, which the user
+# can restore from the home page or the API until it expires.
+c.ResettableDockerSpawner.backup_before_reset = True
+c.ResettableDockerSpawner.backup_retention = 7 * 24 * 3600  # seconds
+c.ResettableDockerSpawner.backup_keep = 3  # most backups per volume; the oldest go first
+c.ResettableDockerSpawner.backup_prune_interval = 3600.0  # seconds between sweeps of expired backups
+# The image of the helper containers that copy volumes; empty: the server's own image.
+c.ResettableDockerSpawner.backup_helper_image = ""
 # Restart and reset requests per user per window; more get HTTP 429. 0 turns it off.
 c.ResettableDockerSpawner.action_rate_limit = 10
 c.ResettableDockerSpawner.action_rate_window = 60.0

@@ -587,16 +587,6 @@ class VolumeMixin(HasTraits):
         record = getattr(self, "interrupted_operation", None) or {}
         return record if record.get("action") == "restore" else None
 
-    def _record(self, action, **details):
-        record = getattr(self, "_record_operation", None)
-        if callable(record):
-            record(action, **details)
-
-    def _clear_record(self):
-        clear = getattr(self, "_clear_operation", None)
-        if callable(clear):
-            clear()
-
     # --- sizes -----------------------------------------------------------------------
 
     async def _measure_sizes(self, volumes, backups):
@@ -757,7 +747,7 @@ class VolumeMixin(HasTraits):
         try:
             if do_backup:
                 if record:
-                    self._record("reset", step="backup", volumes=targets)
+                    self._record_operation("reset", step="backup", volumes=targets)
                 for name in targets:
                     if name == half_restored:
                         continue  # its real content is in the interrupted restore's backups
@@ -767,7 +757,7 @@ class VolumeMixin(HasTraits):
                 await self._remove_volume_quietly(b["id"])
                 VolumeMixin._busy_backups.discard(b["id"])
             if record:
-                self._clear_record()
+                self._clear_operation()
             raise
         backup_seconds = round(time.perf_counter() - tic, 3)
 
@@ -785,7 +775,7 @@ class VolumeMixin(HasTraits):
                 self.object_id = ""
 
             if record:
-                self._record("reset", step="delete", volumes=targets, backups=[b["id"] for b in made])
+                self._record_operation("reset", step="delete", volumes=targets, backups=[b["id"] for b in made])
             for name in targets:
                 try:
                     await self._call("remove_volume", name, long=True)
@@ -799,7 +789,7 @@ class VolumeMixin(HasTraits):
                     raise self._docker_failure("remove volume", e) from None
                 VolumeMixin._volume_sizes.pop(name, None)
             if record or half_restored in targets:
-                self._clear_record()
+                self._clear_operation()
         finally:
             for b in made:
                 VolumeMixin._busy_backups.discard(b["id"])
@@ -875,7 +865,7 @@ class VolumeMixin(HasTraits):
                 except APIError as e:
                     raise self._docker_failure("create volume", e) from None
 
-            self._record(
+            self._record_operation(
                 "restore",
                 volume=volume,
                 backup=b["id"],
@@ -889,14 +879,14 @@ class VolumeMixin(HasTraits):
                 self._helper_labels("restore", **{RESTORING_LABEL: volume}),
             )
             if status == RESTORE_INCOMPLETE_EXIT:
-                self._clear_record()
+                self._clear_operation()
                 raise NotFound("No such backup for this server.")
             if status != 0:
                 # The record stays: the server refuses to start until a restore succeeds.
                 raise OperationFailed(
                     f"Restoring {volume} failed part-way; restore again before starting the server. See the hub log."
                 )
-            self._clear_record()
+            self._clear_operation()
             cls._volume_sizes.pop(volume, None)
         finally:
             cls._busy_backups.discard(b["id"])

@@ -22,7 +22,8 @@ def test_benchmarks_run_in_smoke_mode(docker, image, tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     written = {p.name for p in tmp_path.iterdir()}
-    assert {"restart.md", "isolation.md", "responsiveness.md", "reset.md", "latency.png"} <= written
-    for name in ("restart.md", "isolation.md", "responsiveness.md", "reset.md"):
+    reports = ("restart.md", "isolation.md", "responsiveness.md", "reset.md", "backup.md", "storm.md")
+    assert {*reports, "latency.png", "storm.png"} <= written
+    for name in reports:
         text = (tmp_path / name).read_text()
         assert "## Goals" in text and "## Reproduce" in text
