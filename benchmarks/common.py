@@ -212,8 +212,11 @@ class BenchHub(HubProcess):
     def restart(self, user, server="", timeout=120):
         return self.api("POST", self.extension_path(user, server) + "/restart-server", timeout=timeout)
 
-    def reset(self, user, server="", timeout=120):
-        return self.api("DELETE", self.extension_path(user, server) + "/reset-home-volume", timeout=timeout)
+    def reset(self, user, server="", timeout=120, backup=True):
+        query = "" if backup else "?backup=0"
+        return self.api(
+            "DELETE", self.extension_path(user, server) + "/reset-home-volume" + query, timeout=timeout
+        )
 
     def home_volume(self, user, server=""):
         r = self.api("GET", self.extension_path(user, server) + "/home-volume")
