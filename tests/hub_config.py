@@ -1,8 +1,8 @@
 # JupyterHub config for the test hubs. tests/hubproc.py starts `jupyterhub -f` on this
 # file and passes everything that varies through RS_* environment variables.
+import asyncio
 import json
 import os
-import time
 
 import resettable_spawner
 from traitlets import default
@@ -15,10 +15,10 @@ class TestSpawner(resettable_spawner.ResettableDockerSpawner):
     """Per-user test behaviour by name prefix, so that one hub serves every test.
 
     - ratelimited-*: a small rate limit.
-    - gappy-*: fault injection. The moment a container is down inside Docker's
-      restart is short, so a 1 s poll catches it only now and then (the benchmarks
-      saw it happen); these users restart with a real stop, a pause and a real start
-      instead, so the hub's poll sees the gap every time.
+    - gappy-*: fault injection. Between a restart's stop and its start the container
+      is down only briefly, so a 1 s poll catches it only now and then; for these
+      users a pause of RS_GAP_SECONDS follows the real stop, so the hub's poll sees
+      the gap every time.
     - legacy-*: containers created with Docker's auto-remove on, as before it was
       turned off, to test what a restart does with such containers.
     """
@@ -28,13 +28,14 @@ class TestSpawner(resettable_spawner.ResettableDockerSpawner):
         return 3 if self.user.name.startswith("ratelimited-") else 1000
 
     def _docker(self, method, *args, **kwargs):
-        if method == "restart" and self.user.name.startswith("gappy-"):
-            self.client.stop(args[0], timeout=kwargs.get("timeout"))
-            time.sleep(float(env.get("RS_GAP_SECONDS", "3")))
-            return self.client.start(args[0])
         if method == "create_container" and self.user.name.startswith("legacy-"):
             kwargs["host_config"]["AutoRemove"] = True
         return super()._docker(method, *args, **kwargs)
+
+    async def _stop_for_restart(self, container_id):
+        await super()._stop_for_restart(container_id)
+        if self.user.name.startswith("gappy-"):
+            await asyncio.sleep(float(env.get("RS_GAP_SECONDS", "3")))
 
 
 c.JupyterHub.spawner_class = TestSpawner
