@@ -394,19 +394,23 @@ def test_retention_sweep_removes_expired_backups(tmp_path_factory, docker, image
 # --- crash safety: SIGKILL the hub while a backup copies ------------------------------
 
 
+def fill_big(docker, image, volume):
+    """768 MiB in 48 files owned by uid 1000: big enough that a copy takes a few seconds here."""
+    fill(
+        docker,
+        image,
+        volume,
+        "set -e; mkdir /v/big; i=0; while [ $i -lt 48 ]; do head -c 16777216 /dev/urandom > /v/big/f$i; i=$((i+1)); done;"
+        " chown -R 1000:100 /v; sync",
+    )
+
+
 def test_hub_killed_during_backup(tmp_path_factory, docker, image, username):
     hub = make_hub(tmp_path_factory, image, "crash-hub")
     try:
         hub.create_user(username)
         home = vol(username, "home")
-        # Big enough that the copy takes a few seconds on this machine.
-        fill(
-            docker,
-            image,
-            home,
-            "set -e; mkdir /v/big; i=0; while [ $i -lt 48 ]; do head -c 16777216 /dev/urandom > /v/big/f$i; i=$((i+1)); done;"
-            " chown -R 1000:100 /v; sync",
-        )
+        fill_big(docker, image, home)
         before = listing(docker, image, home)
         responses = []
         caller = threading.Thread(target=lambda: responses.append(_safe(lambda: reset(hub, username))))
@@ -451,13 +455,7 @@ def test_hub_killed_during_restore(tmp_path_factory, docker, image, username):
     try:
         hub.create_user(username)
         home = vol(username, "home")
-        fill(
-            docker,
-            image,
-            home,
-            "set -e; mkdir /v/big; i=0; while [ $i -lt 48 ]; do head -c 16777216 /dev/urandom > /v/big/f$i; i=$((i+1)); done;"
-            " chown -R 1000:100 /v; sync",
-        )
+        fill_big(docker, image, home)
         original = listing(docker, image, home)
         r = reset(hub, username)
         assert r.status_code == 200, r.text

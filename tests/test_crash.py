@@ -67,13 +67,18 @@ def assert_server_kept(hub, docker, user, container, started_at, started):
     assert hub.server_model(user)["ready"] and hub.route_status(user) == 200
 
 
+def running_server_with_marker(hub, docker, user):
+    """Start a server with a file in its container's own layer; (model, container, StartedAt)."""
+    hub.create_user(user)
+    started = hub.start_server(user)
+    c = container_of(docker, hub, user)
+    write_file(c, "/tmp/layer-marker", "layer")
+    return started, c, c.attrs["State"]["StartedAt"]
+
+
 def test_hub_killed_in_the_stop_phase_of_a_restart(crash_hub, docker, username):
     hub = crash_hub
-    hub.create_user(username)
-    started = hub.start_server(username)
-    c = container_of(docker, hub, username)
-    write_file(c, "/tmp/layer-marker", "layer")
-    started_at = c.attrs["State"]["StartedAt"]
+    started, c, started_at = running_server_with_marker(hub, docker, username)
     c.kill(signal="SIGSTOP")  # ignores SIGTERM: the restart waits out restart_timeout
 
     restart_in_background(hub, username)
@@ -90,11 +95,7 @@ def test_hub_killed_in_the_stop_phase_of_a_restart(crash_hub, docker, username):
 
 def test_hub_killed_right_after_the_address_changed(crash_hub, docker, username):
     hub = crash_hub
-    hub.create_user(username)
-    started = hub.start_server(username)
-    c = container_of(docker, hub, username)
-    write_file(c, "/tmp/layer-marker", "layer")
-    started_at = c.attrs["State"]["StartedAt"]
+    started, c, started_at = running_server_with_marker(hub, docker, username)
     port_before = host_port(c)
 
     restart_in_background(hub, username)

@@ -5,6 +5,7 @@ Screenshots of each state go to artifacts/screenshots/.
 
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,18 +48,27 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, hub, username):
+@contextmanager
+def logged_in(browser, hub, username, height=800):
+    """A browser page logged in as a new user, on the hub's home page."""
     hub.create_user(username)
-    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    context = browser.new_context(viewport={"width": 1100, "height": height})
     page = context.new_page()
     page.goto(f"{hub.url}/hub/login?next=%2Fhub%2Fhome")
     page.fill("#username_input", username)
     page.fill("#password_input", hub.password)
     page.click("#login_submit")
     page.wait_for_url("**/hub/home")
-    yield page
-    context.close()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser, hub, username):
+    with logged_in(browser, hub, username) as page:
+        yield page
 
 
 def choice(page, volume):
@@ -230,16 +240,8 @@ def shared_hub(tmp_path_factory, docker, image):
 
 @pytest.fixture
 def shared_page(browser, shared_hub, username):
-    shared_hub.create_user(username)
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    page = context.new_page()
-    page.goto(f"{shared_hub.url}/hub/login?next=%2Fhub%2Fhome")
-    page.fill("#username_input", username)
-    page.fill("#password_input", shared_hub.password)
-    page.click("#login_submit")
-    page.wait_for_url("**/hub/home")
-    yield page
-    context.close()
+    with logged_in(browser, shared_hub, username, height=900) as page:
+        yield page
 
 
 def test_reset_two_volumes_then_restore_from_the_list(shared_hub, docker, image, shared_page, username):
