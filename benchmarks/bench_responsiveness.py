@@ -101,7 +101,9 @@ def probe_during(hub, action):
 def our_load(hub, users):
     """N restarts and N resets through our API, all requested at once."""
     operations = [lambda u=u: hub.restart(u) for u in users]
-    operations += [lambda u=u: hub.reset(u, NAMED) for u in users]
+    # Without backups, so that ours and the control do the same container work; the
+    # backups' own price is measured by bench_backup.
+    operations += [lambda u=u: hub.reset(u, NAMED, backup=False) for u in users]
     responses = run_threads(operations)
     failed = [
         r if isinstance(r, Exception) else f"{r.status_code} {r.text}"
@@ -199,7 +201,7 @@ named server. Percentiles are nearest-rank.
 - **idle**: nothing else happens.
 - **under load**: {n_ops} operations requested at once through the hub's API
   ({n_users} in-place restarts of the running servers and {n_users} home-volume resets of the
-  stopped ones); all finished in {load_seconds:.1f} s.
+  stopped ones, `?backup=0`); all finished in {load_seconds:.1f} s.
 - **control**: the same kind of container work done directly against the Engine, not
   through the probed hub: {n_users} `docker restart`s of identical servers belonging to a
   second hub and {n_users} volume removals, {POOL} at a time like the spawner's pool, until
