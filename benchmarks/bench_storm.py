@@ -16,7 +16,7 @@ from .common import Goal, Report, Rig, md_table, median, ms, percentile, run_thr
 NAME = "storm"
 TITLE = "Restart storms: hub latency and storm length by max_concurrent_restarts"
 
-DEFAULT_BOUND = 2  # ResettableDockerSpawner.max_concurrent_restarts' default
+DEFAULT_BOUND = 1  # ResettableDockerSpawner.max_concurrent_restarts' default
 SETTLE = 5
 
 

@@ -82,7 +82,7 @@ c.ResettableDockerSpawner.ready_check_interval = 0.1
 c.ResettableDockerSpawner.long_call_threads = 4
 # How many restarted servers may start up at once, hub-wide (0: no bound). Further
 # restarts wait their turn, so a restart storm does not starve the hub of CPU.
-c.ResettableDockerSpawner.max_concurrent_restarts = 2
+c.ResettableDockerSpawner.max_concurrent_restarts = 1
 # Remove a deleted user's (or deleted named server's) container, per-user volumes and
 # their backups. Off by default: deleting data is opt-in.
 c.ResettableDockerSpawner.remove_volumes_on_delete = False

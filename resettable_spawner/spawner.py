@@ -119,7 +119,7 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
     )
 
     max_concurrent_restarts = Integer(
-        2,
+        1,
         min=0,
         config=True,
         help="""How many restarted servers may be starting up at once, hub-wide. 0: no bound.
@@ -128,8 +128,10 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
         the slot until the server answers. The stop (up to ``restart_timeout``) stays
         outside the slot, so one hung container does not hold up the queue. A
         starting Jupyter server takes a few seconds of CPU; many at once starve the
-        hub itself. With 20 restarts at once on 2 cores, a bound of 2 kept the hub
-        API's p99 latency within 2x idle (see the README's Performance section).
+        hub itself. With 20 restarts at once on 2 cores, a bound of 1 kept the hub
+        API's p99 latency at 1.7x idle (2.6x with 2, 4.7x unbounded), and the storm
+        took no longer than unbounded: the starts compete for the same 2 cores anyway
+        (see the README's Performance section). Raise it on bigger machines.
         """,
     )
 
