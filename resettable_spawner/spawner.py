@@ -169,7 +169,6 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
     _operation = None
     _operation_state = None
     _operation_record = None
-    _restart_in_progress = False
     interrupted_operation = None
 
     @property
@@ -195,7 +194,7 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
         user at their first visit or API call.
         """
         cls = ResettableDockerSpawner
-        if cls._hub_maintenance_task is not None or not callable(getattr(self, "sweep_backups", None)):
+        if cls._hub_maintenance_task is not None:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -231,13 +230,7 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
 
         Rendered from ``volumes`` (and ``mounts``) with DockerSpawner's templates.
         """
-        for source, bind in self.volume_binds.items():
-            if os.path.normpath(bind["bind"]) == self.home_mount_path:
-                return None if _is_host_path(source) else source
-        for mount in self.mount_binds:
-            if os.path.normpath(mount["Target"]) == self.home_mount_path:
-                return mount["Source"] if mount["Type"] == "volume" else None
-        return None
+        return next((v["name"] for v in self.server_volumes() if v["home"]), None)
 
     def _require_home_volume(self):
         name = self.home_volume_name
@@ -298,7 +291,7 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
         if record:
             self._operation_record = self.interrupted_operation = record
             self.log.warning(
-                "%s: the hub stopped during a %s (%s); it is finished or rolled back now",
+                "%s: the hub stopped during a %s (%s); finishing or refusing it before the server is used",
                 self._log_name,
                 record.get("action"),
                 record,
@@ -363,7 +356,7 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
     async def poll(self):
         # Mid-restart the container does not run for a while; the hub must not take
         # that for a dead server and tear it down.
-        if self._restart_in_progress:
+        if self._operation == "restart":
             return None
         if (self.interrupted_operation or {}).get("action") == "restart":
             await self._finish_interrupted_restart()
@@ -413,8 +406,7 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
         return self.server.url
 
     async def start(self):
-        if callable(getattr(self, "check_volumes_before_start", None)):
-            await self.check_volumes_before_start()
+        await self.check_volumes_before_start()
         if self._operation == "reset":
             # A container created now would recreate, or hold on to, the volume being deleted.
             raise WrongServerState(
@@ -525,14 +517,12 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
         container_id = container["Id"]
         old_url = self.server.host
 
-        self._restart_in_progress = True
         try:
             self._record_operation("restart", phase="stopping", container_id=container_id)
             await self._stop_for_restart(container_id)
             self._record_operation("restart", phase="starting", container_id=container_id)
             route_updated = await self._start_after_restart(container_id)
         finally:
-            self._restart_in_progress = False
             self._operation_state = None
             self._clear_operation()
 
@@ -600,7 +590,10 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
         """
         record = self.interrupted_operation
         container_id = record.get("container_id")
-        self._restart_in_progress = True
+        with self._exclusive("restart"):
+            await self._resume_restart(record, container_id)
+
+    async def _resume_restart(self, record, container_id):
         try:
             container = await self._inspect_container()
             if not container or container["Id"] != container_id:
@@ -626,7 +619,6 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
         except Exception as e:
             self.log.error("%s: could not finish the interrupted restart: %s", self._log_name, e)
         finally:
-            self._restart_in_progress = False
             self._clear_operation()
 
     async def _move_route(self, ip, port, update_proxy=True):
@@ -729,8 +721,3 @@ def _without_auto_remove(make_host_config):
         return _no_auto_remove(result, spawner.log)
 
     return wrapped
-
-
-def _is_host_path(source):
-    """A volumes key names a host path (a bind mount) rather than a named volume."""
-    return source.startswith(("/", ".", "~"))
