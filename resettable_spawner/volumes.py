@@ -41,237 +41,38 @@ from .errors import (
     WrongServerState,
 )
 
-# --- labels -------------------------------------------------------------------------
-
-BACKUP_OF = "resettable-spawner.backup-of"
-USER_LABEL = "resettable-spawner.user"
-SERVER_LABEL = "resettable-spawner.server"
-CREATED_LABEL = "resettable-spawner.created"
-EXPIRES_LABEL = "resettable-spawner.expires"
-REASON_LABEL = "resettable-spawner.reason"
-# DockerSpawner.prefix of the hub that made it: the sweep only touches its own hub's objects.
-PREFIX_LABEL = "resettable-spawner.prefix"
-# On helper containers: their kind (backup, restore, sizes).
-HELPER_LABEL = "resettable-spawner.helper"
-# On a backup helper: the backup volume it is filling (partial while the helper exists).
-PARTIAL_LABEL = "resettable-spawner.partial-backup"
-# On a restore helper: the volume whose content it is replacing.
-RESTORING_LABEL = "resettable-spawner.restoring"
-# On helpers: the hub process that made them, so a new hub knows they are leftovers.
-INSTANCE_LABEL = "resettable-spawner.hub-instance"
-
-COMPLETE_MARKER = ".resettable-spawner-complete"
-DATA_DIR = "data"
-
-# template_namespace() fields that differ between users or servers.
-PER_SERVER_FIELDS = frozenset(
-    {"username", "safe_username", "raw_username", "servername", "raw_servername"}
+from .objects import (  # noqa: F401
+    BACKUP_OF,
+    USER_LABEL,
+    SERVER_LABEL,
+    CREATED_LABEL,
+    EXPIRES_LABEL,
+    REASON_LABEL,
+    PREFIX_LABEL,
+    HELPER_LABEL,
+    PARTIAL_LABEL,
+    RESTORING_LABEL,
+    INSTANCE_LABEL,
+    COMPLETE_MARKER,
+    DATA_DIR,
+    BACKUP_SCRIPT,
+    RESTORE_SCRIPT,
+    RESTORE_INCOMPLETE_EXIT,
+    utcnow,
+    derived_name,
+    backup_labels,
+    backup_from_volume,
+    public,
+    expired_backups,
+    backups_over_keep,
+    valid_backup_id,
+    helper_spec,
+    backup_mounts,
+    restore_mounts,
+    size_mounts_and_paths,
+    parse_du,
+    describe_volumes,
 )
-
-_BACKUP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
-
-# Helper scripts. The backup copies the whole tree (owner, modes, times, symlinks, hard
-# links, dotfiles, empty directories) into data/, then marks it complete and prints its size.
-BACKUP_SCRIPT = (
-    f"set -e; cp -a /source /backup/{DATA_DIR}; touch /backup/{COMPLETE_MARKER}; "
-    f"du -sb /backup/{DATA_DIR}"
-)
-# Exit 3: the backup is not complete; nothing in the target was touched.
-RESTORE_SCRIPT = (
-    f"set -e; test -f /backup/{COMPLETE_MARKER} || exit 3; "
-    "find /target -mindepth 1 -maxdepth 1 -exec rm -rf {} +; "
-    f"cp -a /backup/{DATA_DIR}/. /target/; "
-    f"chown --reference=/backup/{DATA_DIR} /target; chmod --reference=/backup/{DATA_DIR} /target; "
-    f"touch -r /backup/{DATA_DIR} /target"
-)
-RESTORE_INCOMPLETE_EXIT = 3
-
-
-# --- pure functions -------------------------------------------------------------------
-
-
-def utcnow():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-
-
-def iso(dt):
-    """ISO 8601 in UTC with a Z, as the API and the labels carry times."""
-    return dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(text):
-    try:
-        dt = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (AttributeError, ValueError):
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=datetime.timezone.utc)
-    return dt
-
-
-def template_fields(template):
-    """The replacement fields of a str.format template ({username} -> "username")."""
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError:
-        return set()
-    return {re.split(r"[.\[]", field)[0] for _, field, _, _ in parsed if field}
-
-
-def is_per_server_template(template):
-    """A volume name template with a per-user or per-server field names one volume per server."""
-    return bool(template_fields(template) & PER_SERVER_FIELDS)
-
-
-def is_host_path(source):
-    """A volumes key names a host path (a bind mount) rather than a named volume."""
-    return source.startswith(("/", ".", "~"))
-
-
-def describe_volumes(entries, home_mount_path):
-    """The named volumes a server mounts, from ``(template, name, mount_path, read_only)``.
-
-    Resettable: a per-user or per-server template, mounted read-write. Shared volumes
-    (no such field) and read-only mounts are listed but never resettable.
-    """
-    seen, out = set(), []
-    for template, name, mount_path, read_only in entries:
-        if is_host_path(name) or name in seen:
-            continue
-        seen.add(name)
-        mount_path = os.path.normpath(mount_path)
-        out.append(
-            {
-                "name": name,
-                "mount_path": mount_path,
-                "home": mount_path == home_mount_path,
-                "resettable": is_per_server_template(template) and not read_only,
-            }
-        )
-    return sorted(out, key=lambda v: (not v["home"], v["mount_path"]))
-
-
-def derived_name(volume, kind, now, token):
-    """``<volume>.<kind>-<UTC time>-<token>``: a backup volume or helper container name."""
-    return f"{volume}.{kind}-{now.strftime('%Y%m%dT%H%M%SZ')}-{token}"
-
-
-def backup_labels(volume, user, server, created, expires, prefix, reason):
-    return {
-        BACKUP_OF: volume,
-        USER_LABEL: user,
-        SERVER_LABEL: server,
-        CREATED_LABEL: iso(created),
-        EXPIRES_LABEL: iso(expires),
-        REASON_LABEL: reason,
-        PREFIX_LABEL: prefix,
-    }
-
-
-def backup_from_volume(volume):
-    """A backup entry (the API's shape) from a volume as Docker lists it, or None."""
-    labels = volume.get("Labels") or {}
-    if not labels.get(BACKUP_OF):
-        return None
-    return {
-        "id": volume["Name"],
-        "volume": labels[BACKUP_OF],
-        "created": labels.get(CREATED_LABEL, ""),
-        "expires": labels.get(EXPIRES_LABEL, ""),
-        "reason": labels.get(REASON_LABEL, "reset"),
-        "size_bytes": None,
-        # Not in the API: who it belongs to.
-        "_user": labels.get(USER_LABEL),
-        "_server": labels.get(SERVER_LABEL),
-        "_prefix": labels.get(PREFIX_LABEL),
-    }
-
-
-def public(backup):
-    return {k: v for k, v in backup.items() if not k.startswith("_")}
-
-
-def expired_backups(backups, now):
-    """Backups whose expiry time has passed (an unreadable expiry counts as expired)."""
-    out = []
-    for b in backups:
-        expires = parse_iso(b["expires"])
-        if expires is None or expires <= now:
-            out.append(b)
-    return out
-
-
-def backups_over_keep(backups, keep, protect=()):
-    """Per original volume, the backups beyond the newest ``keep``; the oldest go first.
-
-    Protected ids (a backup being restored from, the one just made) are never chosen,
-    though they count towards ``keep``.
-    """
-    by_volume = {}
-    for b in backups:
-        by_volume.setdefault(b["volume"], []).append(b)
-    out = []
-    for group in by_volume.values():
-        group.sort(key=lambda b: (b["created"], b["id"]), reverse=True)
-        out += [b for b in group[keep:] if b["id"] not in protect]
-    return out
-
-
-def valid_backup_id(backup_id):
-    return bool(backup_id) and bool(_BACKUP_ID.match(backup_id))
-
-
-def helper_spec(image, name, script, labels):
-    """``create_container`` arguments of a helper: root, entrypoint overridden, no network."""
-    return {
-        "image": image,
-        "name": name,
-        "entrypoint": ["/bin/sh", "-c"],
-        "command": [script],
-        "user": "0:0",
-        "working_dir": "/",
-        "labels": labels,
-        "network_disabled": True,
-    }
-
-
-def backup_mounts(volume, backup, labels):
-    """The original read-only at /source; the backup at /backup, created with its labels.
-
-    Docker creates the backup volume in the same request as the helper container, so
-    a backup volume never exists without the helper that marks it partial.
-    """
-    return [
-        Mount("/source", volume, type="volume", read_only=True, no_copy=True),
-        Mount("/backup", backup, type="volume", no_copy=True, labels=labels),
-    ]
-
-
-def restore_mounts(volume, backup):
-    return [
-        Mount("/backup", backup, type="volume", read_only=True, no_copy=True),
-        Mount("/target", volume, type="volume", no_copy=True),
-    ]
-
-
-def size_mounts_and_paths(volumes, backups):
-    """Mount each volume read-only under /v/<i>; a backup's size is that of its data/."""
-    mounts, paths = [], {}
-    for i, name in enumerate(list(volumes) + list(backups)):
-        mounts.append(Mount(f"/v/{i}", name, type="volume", read_only=True, no_copy=True))
-        paths[f"/v/{i}/{DATA_DIR}" if i >= len(volumes) else f"/v/{i}"] = name
-    return mounts, paths
-
-
-def parse_du(output, paths):
-    """``du -sb`` lines (``bytes<TAB>path``) -> {volume name: bytes}."""
-    sizes = {}
-    for line in output.splitlines():
-        parts = line.split("\t", 1)
-        if len(parts) == 2 and parts[0].isdigit() and parts[1] in paths:
-            sizes[paths[parts[1]]] = int(parts[0])
-    return sizes
-
 
 # One id per hub process: helpers carrying another id are leftovers of a dead hub.
 HUB_INSTANCE = uuid.uuid4().hex[:16]
