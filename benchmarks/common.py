@@ -22,25 +22,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TESTS = ROOT / "tests"
 HERE = Path(__file__).resolve().parent
 PREFIX = "rsbench"
 
-# tests/hubproc.py reads its name prefix from the environment at import time. The
-# tests ("rstest") and the demo ("rsdev") may run on this machine at the same time,
+# tests/support/hubproc.py reads its name prefix from the environment at import time.
+# The tests ("rstest") and the demo ("rsdev") may run on this machine at the same time,
 # and cleanup removes everything with our prefix, so it must be ours alone.
 os.environ["RS_TEST_PREFIX"] = PREFIX
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
 
 import docker  # noqa: E402
 import httpx  # noqa: E402
-import hubproc  # noqa: E402
-from dockerutil import container_of, docker_escape  # noqa: E402,F401
-from hubproc import HubProcess, cleanup_docker, docker_client, quote  # noqa: E402,F401
+
+from tests.support import hubproc  # noqa: E402
+from tests.support.dockerutil import container_of, docker_escape  # noqa: E402,F401
+from tests.support.hubproc import HubProcess, cleanup_docker, docker_client, quote  # noqa: E402,F401
 
 if hubproc.PREFIX != PREFIX:  # imported earlier by someone with another prefix
-    raise RuntimeError(f"tests/hubproc.py was loaded with prefix {hubproc.PREFIX!r}, not {PREFIX!r}")
+    raise RuntimeError(
+        f"tests/support/hubproc.py was loaded with prefix {hubproc.PREFIX!r}, not {PREFIX!r}"
+    )
 
 # Client-side readiness polling, identical for every variant of every benchmark, so a
 # variant's number differs from another's only by what the system under test does.
@@ -192,7 +192,7 @@ def print_report(report):
 
 
 class BenchHub(HubProcess):
-    """HubProcess (tests/hubproc.py) with the calls the benchmarks make."""
+    """HubProcess (tests/support/hubproc.py) with the calls the benchmarks make."""
 
     def __init__(self, workdir, image, name, config=None, **settings):
         super().__init__(workdir, image, python=sys.executable, name=name, config=config, **settings)

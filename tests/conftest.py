@@ -2,12 +2,11 @@ import os
 import subprocess
 import sys
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from hubproc import HubProcess, cleanup_docker, docker_client
+from tests.support.hubproc import cleanup_docker, docker_client, hub_pythons, running_hub
 
 ROOT = Path(__file__).parent.parent
 
@@ -38,32 +37,6 @@ def image(docker):
         ).stdout.strip()
     docker.images.get(ref)
     return ref
-
-
-def hub_pythons():
-    """The Python of every JupyterHub major under test: this venv's, plus RS_HUB5_PYTHON."""
-    pythons = {"hub6": os.environ.get("RS_HUB6_PYTHON") or None}
-    if os.environ.get("RS_HUB5_PYTHON"):
-        pythons["hub5"] = os.environ["RS_HUB5_PYTHON"]
-    return pythons
-
-
-def make_hub(tmp_path_factory, image, name, python=None, **settings):
-    hub = HubProcess(
-        tmp_path_factory.mktemp(name), image, python=python or sys.executable, name=name, **settings
-    )
-    return hub.start()
-
-
-@contextmanager
-def running_hub(tmp_path_factory, docker, image, name, **settings):
-    """A hub for the duration of a fixture; its containers and volumes go with it."""
-    hub = make_hub(tmp_path_factory, image, name, **settings)
-    try:
-        yield hub
-    finally:
-        hub.stop()
-        cleanup_docker(docker)
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,8 @@ import uuid
 import httpx
 import pytest
 
-from conftest import running_hub
-from dockerutil import container_of, docker_escape, volume_names
-from hubproc import PREFIX, quote
+from tests.support.dockerutil import container_of, docker_escape, volume_names
+from tests.support.hubproc import PREFIX, quote, running_hub
 
 
 @pytest.fixture(scope="module")

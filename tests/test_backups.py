@@ -12,9 +12,8 @@ import uuid
 
 import pytest
 
-from conftest import hub_pythons, make_hub, running_hub
-from dockerutil import docker_escape, volume_names
-from hubproc import PREFIX, cleanup_docker, quote
+from tests.support.dockerutil import docker_escape, volume_names
+from tests.support.hubproc import PREFIX, cleanup_docker, hub_pythons, make_hub, quote, running_hub
 
 BACKUP_OF = "resettable-spawner.backup-of"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from dockerutil import volume_file, volume_names, write_file
-from hubproc import PREFIX, HubClient, free_port
+from tests.support.dockerutil import volume_file, volume_names, write_file
+from tests.support.hubproc import PREFIX, HubClient, free_port
 
 ROOT = Path(__file__).parent.parent
 PROJECT = f"{PREFIX}-compose"

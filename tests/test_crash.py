@@ -9,9 +9,8 @@ import time
 import httpx
 import pytest
 
-from conftest import running_hub
-from dockerutil import container_of, read_file, write_file
-from hubproc import PREFIX, quote
+from tests.support.dockerutil import container_of, read_file, write_file
+from tests.support.hubproc import PREFIX, quote, running_hub
 
 
 def restart_in_background(hub, user, server=""):

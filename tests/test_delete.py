@@ -8,9 +8,8 @@ import json
 
 import pytest
 
-from conftest import running_hub
-from dockerutil import container_of, docker_escape, volume_file, volume_names, write_file
-from hubproc import PREFIX, quote
+from tests.support.dockerutil import container_of, docker_escape, volume_file, volume_names, write_file
+from tests.support.hubproc import PREFIX, quote, running_hub
 
 SHARED = f"{PREFIX}-shared-data"
 KINDS = ("home", "workspace", "cache")

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hubproc import PREFIX, HubClient, free_port
+from tests.support.hubproc import PREFIX, HubClient, free_port
 
 ROOT = Path(__file__).parent.parent
 

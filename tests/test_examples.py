@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dockerutil import volume_file, volume_names, write_file
-from hubproc import PREFIX, HubProcess, free_port
+from tests.support.dockerutil import volume_file, volume_names, write_file
+from tests.support.hubproc import PREFIX, HubProcess, free_port
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE_PREFIX = f"{PREFIX}-example"

@@ -17,11 +17,10 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from conftest import running_hub
-from dockerutil import container_of, read_file, write_file
-from hubproc import quote
-from test_examples import EXAMPLE_PREFIX, example_hub, network  # noqa: F401  (fixtures)
-from test_page import SCREENSHOTS, SLOW, browser  # noqa: F401  (browser is a fixture)
+from tests.support.dockerutil import container_of, read_file, write_file
+from tests.support.hubproc import quote, running_hub
+from tests.test_examples import EXAMPLE_PREFIX, example_hub, network  # noqa: F401  (fixtures)
+from tests.test_page import SCREENSHOTS, SLOW, browser  # noqa: F401  (browser is a fixture)
 
 ROOT = Path(__file__).parent.parent
 COMMAND_LABEL = "Restart Server in Place"

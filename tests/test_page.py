@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from conftest import running_hub
-from dockerutil import container_of, docker_escape, volume_file, volume_names, write_file
-from hubproc import PREFIX
+from tests.support.dockerutil import container_of, docker_escape, volume_file, volume_names, write_file
+from tests.support.hubproc import PREFIX, running_hub
 
 ROOT = Path(__file__).parent.parent
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"

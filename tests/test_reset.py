@@ -2,9 +2,8 @@
 
 import pytest
 
-from conftest import running_hub
-from dockerutil import container_of, docker_escape, home_mount, volume_file, volume_names, write_file
-from hubproc import PREFIX, quote
+from tests.support.dockerutil import container_of, docker_escape, home_mount, volume_file, volume_names, write_file
+from tests.support.hubproc import PREFIX, quote, running_hub
 
 
 def vol(user, server, kind):

@@ -5,10 +5,8 @@ import time
 
 import pytest
 
-from conftest import running_hub
-
-from dockerutil import container_of, read_file, write_file
-from hubproc import quote
+from tests.support.dockerutil import container_of, read_file, write_file
+from tests.support.hubproc import quote, running_hub
 
 
 def restart(hub, user, server="", token=None):

@@ -10,9 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import running_hub
-from dockerutil import container_of
-from hubproc import quote
+from tests.support.dockerutil import container_of
+from tests.support.hubproc import quote, running_hub
 
 USERS = 20
 ROUNDS = 6  # the old code failed 2 of 8 rounds here (3 runs): 6 rounds catch it ~4 times in 5

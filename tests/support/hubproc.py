@@ -10,12 +10,15 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import docker
 import httpx
 
 HERE = Path(__file__).parent
+# The repository root: the hub's config file imports tests.support.hub_config from it.
+ROOT = HERE.parent.parent
 PREFIX = os.environ.get("RS_TEST_PREFIX", "rstest")
 
 
@@ -116,7 +119,7 @@ class HubClient:
 
 
 class HubProcess(HubClient):
-    """`jupyterhub -f tests/hub_config.py` in its own directory, on free ports."""
+    """`jupyterhub -f tests/support/jupyterhub_config.py` in its own directory, on free ports."""
 
     def __init__(
         self, workdir, image, python=sys.executable, name="hub", config=None, env=None, **settings
@@ -125,7 +128,7 @@ class HubProcess(HubClient):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.python = python
         self.name = name
-        self.config = config or HERE / "hub_config.py"
+        self.config = config or HERE / "jupyterhub_config.py"
         self.port = free_port()
         super().__init__(
             f"http://127.0.0.1:{self.port}", secrets.token_hex(16), password=secrets.token_hex(8)
@@ -144,6 +147,9 @@ class HubProcess(HubClient):
             RS_OPS_TOKEN=self.ops_token,
             RS_READER_TOKEN=self.reader_token,
             RS_PREFIX=PREFIX,
+            PYTHONPATH=os.pathsep.join(
+                [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+            ),
             **{f"RS_{k.upper()}": str(v) for k, v in settings.items()},
         )
         self.env.update(env or {})
@@ -191,6 +197,7 @@ class HubProcess(HubClient):
     def log(self):
         return self.log_path.read_text(errors="replace")
 
+
 def quote(name):
     from urllib.parse import quote as _quote
 
@@ -201,3 +208,29 @@ def docker_client():
     client = docker.from_env()
     client.ping()
     return client
+
+
+def hub_pythons():
+    """The Python of every JupyterHub major under test: this venv's, plus RS_HUB5_PYTHON."""
+    pythons = {"hub6": os.environ.get("RS_HUB6_PYTHON") or None}
+    if os.environ.get("RS_HUB5_PYTHON"):
+        pythons["hub5"] = os.environ["RS_HUB5_PYTHON"]
+    return pythons
+
+
+def make_hub(tmp_path_factory, image, name, python=None, **settings):
+    hub = HubProcess(
+        tmp_path_factory.mktemp(name), image, python=python or sys.executable, name=name, **settings
+    )
+    return hub.start()
+
+
+@contextmanager
+def running_hub(tmp_path_factory, docker, image, name, **settings):
+    """A hub for the duration of a fixture; its containers and volumes go with it."""
+    hub = make_hub(tmp_path_factory, image, name, **settings)
+    try:
+        yield hub
+    finally:
+        hub.stop()
+        cleanup_docker(docker)

@@ -2,7 +2,7 @@
 
 import uuid
 
-from hubproc import PREFIX
+from tests.support.hubproc import PREFIX
 
 
 def container_of(docker, hub, user, server=""):
