@@ -113,7 +113,7 @@ def configure(c, spawner_class=TestSpawner):
         {"name": "reader-svc", "scopes": ["read:servers"], "services": ["reader-svc"]},
     ]
 
-    # Audit events as JSON lines in the hub's directory, for test_api.py to read.
+    # Audit events as JSON lines in the hub's directory, for tests/integration/test_api.py to read.
     c.EventLogger.handlers = [logging.FileHandler("events.jsonl")]
 
     # Reset gated by a custom scope, which only the users in RS_RESETTERS hold (for their own servers).
@@ -125,7 +125,7 @@ def configure(c, spawner_class=TestSpawner):
             {"name": "resetters", "scopes": [f"{scope}!user"], "users": env["RS_RESETTERS"].split(",")}
         )
 
-    # --- Restart from JupyterLab (tests/test_lab.py), on when RS_LAB_SCOPES=1 ------------
+    # --- Restart from JupyterLab (tests/e2e/test_lab.py), on when RS_LAB_SCOPES=1 ----
     # The operator setup from the README: the lab's token may restart its own server in
     # place, and nothing more. Without it the lab's token holds no scopes on the hub.
     if env.get("RS_LAB_SCOPES") == "1":
@@ -137,7 +137,7 @@ def configure(c, spawner_class=TestSpawner):
         # "!server" is this server's own: JupyterHub expands it per OAuth client.
         c.Spawner.oauth_client_allowed_scopes = [f"{_restart}!server"]
 
-    # --- Backups (tests/test_backups.py): settings by RS_BACKUP_* -------------------------
+    # --- Backups (tests/integration/test_backups.py): settings by RS_BACKUP_* ------------
     if env.get("RS_BACKUP_RETENTION"):
         c.ResettableDockerSpawner.backup_retention = int(env["RS_BACKUP_RETENTION"])
     if env.get("RS_BACKUP_KEEP"):

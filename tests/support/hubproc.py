@@ -16,10 +16,12 @@ from pathlib import Path
 import docker
 import httpx
 
+from tests.support import ROOT  # the hub's config file imports tests.support.hub_config from it
+
 HERE = Path(__file__).parent
-# The repository root: the hub's config file imports tests.support.hub_config from it.
-ROOT = HERE.parent.parent
 PREFIX = os.environ.get("RS_TEST_PREFIX", "rstest")
+# The containers and volumes of the hub that runs examples/jupyterhub_config.py as is.
+EXAMPLE_PREFIX = f"{PREFIX}-example"
 
 
 def free_port():

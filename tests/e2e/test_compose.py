@@ -11,14 +11,13 @@ import shutil
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
+from tests.support import ROOT
 from tests.support.dockerutil import volume_file, volume_names, write_file
 from tests.support.hubproc import PREFIX, HubClient, free_port
 
-ROOT = Path(__file__).parent.parent
 PROJECT = f"{PREFIX}-compose"
 
 

@@ -9,6 +9,8 @@ import pytest
 from dockerspawner.volumenamingstrategy import escaped_format_volume_name
 
 from resettable_spawner import ResettableDockerSpawner
+from resettable_spawner.errors import BadRequest
+from resettable_spawner.objects import kept_volumes
 
 
 def spawner(user="dot.user@example.com", server="", **config):
@@ -26,7 +28,7 @@ def test_home_is_the_volume_mounted_at_home_mount_path():
         server="Lab",
     )
     assert s.home_volume_name == "jl-dot-2euser-40example-2ecom-lab_home"
-    assert s.kept_volumes() == [
+    assert kept_volumes(s.server_volumes()) == [
         {"name": "jl-dot-2euser-40example-2ecom-lab_cache", "mount_path": "/home/jovyan/.cache"}
     ]
 
@@ -59,3 +61,27 @@ def test_no_named_home_volume_is_reported(volumes):
 def test_home_mount_path_must_be_absolute():
     with pytest.raises(Exception, match="absolute"):
         spawner(home_mount_path="home/jovyan")
+
+
+def test_spawner_lists_its_volumes_with_dockerspawner_rendering():
+    s = spawner(
+        server="Lab",
+        prefix="jl",
+        volumes={
+            "{prefix}-{username}-{servername}_home": "/home/jovyan",
+            "{prefix}-shared": {"bind": "/home/jovyan/shared", "mode": "rw"},
+        },
+        read_only_volumes={"{prefix}-{username}_ref": "/ref"},
+    )
+    assert s.per_user_volume_names() == ["jl-dot-2euser-40example-2ecom-lab_home"]
+    names = {v["name"]: v["resettable"] for v in s.server_volumes()}
+    assert names == {
+        "jl-dot-2euser-40example-2ecom-lab_home": True,
+        "jl-shared": False,
+        "jl-dot-2euser-40example-2ecom_ref": False,
+    }
+    # A reset takes the home volume by default, and never a shared one.
+    assert s.home_volume_name == "jl-dot-2euser-40example-2ecom-lab_home"
+    with pytest.raises(BadRequest):
+        s.volumes_to_reset(["jl-shared"])
+    assert s.volumes_to_reset(None) == ["jl-dot-2euser-40example-2ecom-lab_home"]

@@ -5,14 +5,12 @@ import re
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support import ROOT
 from tests.support.hubproc import PREFIX, HubClient, free_port
-
-ROOT = Path(__file__).parent.parent
 
 
 def test_make_demo(docker, image, tmp_path):

@@ -6,9 +6,8 @@ The full benchmarks (`make bench`) are not part of the tests: speed is never ass
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).parent.parent
+from tests.support import ROOT
 
 
 def test_benchmarks_run_in_smoke_mode(docker, image, tmp_path):

@@ -3,29 +3,15 @@
 Screenshots of each state go to artifacts/screenshots/.
 """
 
-import os
 import re
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
+from tests.support.browser import SCREENSHOTS, SLOW
 from tests.support.dockerutil import container_of, docker_escape, volume_file, volume_names, write_file
 from tests.support.hubproc import PREFIX, running_hub
-
-ROOT = Path(__file__).parent.parent
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = os.environ.get("RS_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SLOW = 90_000  # ms: a start or restart through the page
 
 
 def vol(user, kind, server=""):
@@ -36,15 +22,6 @@ def vol(user, kind, server=""):
 def hub(versioned_hub):
     """The page on every JupyterHub major under test."""
     return versioned_hub
-
-
-@pytest.fixture(scope="module")
-def browser():
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @contextmanager

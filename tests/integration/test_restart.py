@@ -68,7 +68,7 @@ def test_restart_refused_when_stopped(hub, username):
 
 
 def test_ten_restarts_under_poll_interval_one(hub, docker, username):
-    """The hub polls every second (tests/hub_config.py); no restart may look like a crash."""
+    """The hub polls every second (tests/support/hub_config.py); no restart may look like a crash."""
     hub.create_user(username)
     started = hub.start_server(username)
     c = container_of(docker, hub, username)
@@ -162,8 +162,8 @@ def polls_after(hub, container_id, since):
 
 
 def test_poll_during_a_restart_gap_keeps_the_server_watched(debug_hub, docker, username):
-    """With a real stop-then-start restart (gappy-* in hub_config.py), the hub's 1 s poll
-    runs while the container is down. Had it seen the container down, JupyterHub would
+    """With a real stop-then-start restart (gappy-* in tests/support/hub_config.py), the
+    hub's 1 s poll runs while the container is down. Had it seen the container down, JupyterHub would
     stop polling for good (poll_and_notify), leaving a server nobody watches."""
     hub = debug_hub
     user = "gappy-" + username

@@ -10,19 +10,17 @@ import os
 import subprocess
 import uuid
 from contextlib import contextmanager
-from pathlib import Path
 from urllib.parse import quote as urlquote
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
+from tests.support import ROOT
+from tests.support.browser import SCREENSHOTS, SLOW
 from tests.support.dockerutil import container_of, read_file, write_file
-from tests.support.hubproc import quote, running_hub
-from tests.test_examples import EXAMPLE_PREFIX, example_hub, network  # noqa: F401  (fixtures)
-from tests.test_page import SCREENSHOTS, SLOW, browser  # noqa: F401  (browser is a fixture)
+from tests.support.hubproc import EXAMPLE_PREFIX, quote, running_hub
 
-ROOT = Path(__file__).parent.parent
 COMMAND_LABEL = "Restart Server in Place"
 # The dialogs JupyterLab or JupyterHub's lab extension show when the server goes away.
 CONNECTION_ERRORS = ("Server Connection Error", "Server unavailable or unreachable")
@@ -59,7 +57,7 @@ def lab_image(docker, image):
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory, docker, lab_image):
-    """A hub with the README's lab setup (tests/hub_config.py, RS_LAB_SCOPES=1)."""
+    """A hub with the README's lab setup (tests/support/hub_config.py, RS_LAB_SCOPES=1)."""
     with running_hub(tmp_path_factory, docker, lab_image, "labhub", lab_scopes=1) as h:
         yield h
 
