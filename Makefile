@@ -19,7 +19,7 @@ LABEXT_INPUTS = $(wildcard labextension/*.json labextension/*.md labextension/ya
   labextension/tests/*.ts labextension/resettable_spawner_labextension/*.py)
 COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) -p resettable-spawner
 
-.PHONY: help test test-fast host image labextension demo demo-stop up down logs clean bench bench-smoke
+.PHONY: help test test-js test-fast host image labextension demo demo-stop up down logs clean bench bench-smoke
 
 help:
 	@echo "make demo   start a demo hub on http://127.0.0.1:8000 (Ctrl-C stops it)"
@@ -64,7 +64,11 @@ image: host $(VENV)/.installed
 	@if [ -n "$(SINGLEUSER_IMAGE)" ]; then echo "$(SINGLEUSER_IMAGE)"; \
 	else PYTHON=$(VENV)/bin/python scripts/build-image.sh singleuser; fi
 
-test: host $(VENV)/.installed $(VENV_HUB5)/.installed
+# The page's pure JS module, with Node's own test runner (no npm packages).
+test-js:
+	node --test tests/js/
+
+test: host test-js $(VENV)/.installed $(VENV_HUB5)/.installed
 	@img=$$($(MAKE) -s image) && \
 	RS_TEST_IMAGE="$$img" RS_HUB5_PYTHON="$(CURDIR)/$(VENV_HUB5)/bin/python" \
 	  $(VENV)/bin/pytest $(PYTEST_ARGS)
