@@ -24,8 +24,9 @@ env = os.environ
 c.JupyterHub.spawner_class = "resettable-docker"
 c.JupyterHub.extra_handlers = resettable_spawner.extra_handlers
 c.JupyterHub.template_paths = [resettable_spawner.template_dir]
-# The hub-wide sweep of expired backups and of what a crash left, from start-up on.
-resettable_spawner.start_with_hub()
+# Importing resettable_spawner in the running hub arms the hub-wide sweep of expired
+# backups and of what a crash left, from start-up on; start_with_hub() is the explicit
+# form, for configs that import the package outside the hub's event loop.
 
 # --- Networking -------------------------------------------------------------------
 c.JupyterHub.bind_url = env.get("JUPYTERHUB_BIND_URL", "http://:8000")

@@ -1,9 +1,14 @@
 """REST API: restart a server in place, reset its volumes, restore and delete backups, describe them.
 
-The handlers parse, authorize with JupyterHub's scopes, delegate to the spawner and
-map its errors to HTTP. They build no names and make no Docker calls.
+In the shape of JupyterHub's ``apihandlers/users.py``: small verbs under
+``@needs_scope``, errors that are ``HTTPError``s (the spawner's errors are too, with
+a message for users), and the hub's own machinery (``find_user``, ``user.spawners``).
+The handlers parse, authorize, delegate to the spawner and write its answer; they
+build no names and make no Docker calls. Each request writes one audit event,
+whatever its outcome (``@audited``).
 """
 
+import functools
 import json
 import math
 import time
@@ -13,8 +18,9 @@ from jupyterhub.scopes import needs_scope, scope_definitions
 from tornado import web
 
 from . import audit
-from .errors import ResettableSpawnerError
+from .objects import actions_model
 from .ratelimit import SlidingWindowLimiter
+from .static_handler import STATIC_ROUTE
 
 # JupyterHub 6 split starting a server out of `servers` into `start:servers`;
 # on 5.x the parent scope `servers` is what starting needs.
@@ -24,18 +30,92 @@ RESET_SCOPE = "delete:servers"
 # A custom scope that allows a restart in place and nothing else: what a JupyterLab
 # session's token may hold (`c.Spawner.oauth_client_allowed_scopes = [RESTART_SCOPE +
 # "!server"]`), so the lab can restart its own server but never stop it for good,
-# start it, or reset a volume.
+# start it, or reset a volume. Custom scopes are registered after this module is
+# imported, so it cannot go into @needs_scope.
 RESTART_SCOPE = "custom:resettable-spawner:restart"
 
 _LIMITER_KEY = "resettable_spawner_rate_limiter"
+_REASONS = {403: "forbidden", 404: "not-found", 429: "rate-limited"}
 
 
-class _ServerMaintenanceHandler(APIHandler):
-    """Shared lookup, rate limit, audit and error mapping for one user's server."""
+# --- the two permission rules, for the verbs and for GET's "actions" ---------------
 
-    action = None
 
-    def _spawner(self, user_name, server_name):
+def _has_on_server(handler, scope, user_name, server_name):
+    return handler.has_scope(f"{scope}!server={user_name}/{server_name}")
+
+
+def may_restart(handler, user_name, server_name):
+    """The restart-only scope, or both halves of a stop-and-start, on that server."""
+    return _has_on_server(handler, RESTART_SCOPE, user_name, server_name) or all(
+        _has_on_server(handler, s, user_name, server_name) for s in (STOP_SCOPE, START_SCOPE)
+    )
+
+
+def may_reset(handler, spawner, user_name, server_name):
+    """``delete:servers`` and every scope of ``reset_required_scopes``, on that server."""
+    return all(
+        _has_on_server(handler, s, user_name, server_name)
+        for s in [RESET_SCOPE, *spawner.reset_required_scopes]
+    )
+
+
+def _forbidden(handler, scopes, what):
+    """As ``@needs_scope`` refuses: 404 if the caller holds the scopes elsewhere, else 403."""
+    if any(scope in getattr(handler, "parsed_scopes", {}) for scope in scopes):
+        raise web.HTTPError(404, "No access to resources or resources not found")
+    raise web.HTTPError(403, "%s", f"You are not allowed to {what}.")
+
+
+# --- one audit event per request ---------------------------------------------------
+
+
+def audited(action, details=None):
+    """Run the verb, write its result as JSON, and record one audit event whatever happens.
+
+    ``details(handler, kwargs, result)`` adds fields to the event (``result`` is None
+    when the verb did not finish).
+    """
+
+    def decorator(verb):
+        @functools.wraps(verb)
+        async def wrapper(self, user_name, server_name="", **kwargs):
+            tic = time.perf_counter()
+            status, outcome, reason, result = 500, "failed", "failed", None
+            try:
+                result = await verb(self, user_name, server_name, **kwargs)
+                status, outcome, reason = 200, "done", ""
+                result.update(action=action, user=user_name, server=server_name)
+                self.write(json.dumps(result))
+            except web.HTTPError as e:
+                status = e.status_code
+                outcome = "failed" if status >= 500 else "refused"
+                reason = getattr(e, "audit_reason", None) or _REASONS.get(status, "bad-request")
+                raise
+            finally:
+                audit.record(
+                    self.settings.get("eventlog"),
+                    self.log,
+                    action=action,
+                    actor=self.actor(),
+                    username=user_name,
+                    servername=server_name,
+                    outcome=outcome,
+                    reason=reason,
+                    status=status,
+                    duration=time.perf_counter() - tic,
+                    **(details(self, kwargs, result) if details else {}),
+                )
+
+        return wrapper
+
+    return decorator
+
+
+class ServerMaintenanceHandler(APIHandler):
+    """What every verb shares: the server's spawner, the caller's name, the rate limit."""
+
+    def resettable_spawner(self, user_name, server_name):
         user = self.find_user(user_name)
         if user is None:
             raise web.HTTPError(404, "No such user")
@@ -47,79 +127,34 @@ class _ServerMaintenanceHandler(APIHandler):
         spawner = user.spawners[server_name]
         if not callable(getattr(spawner, "native_restart", None)):
             raise web.HTTPError(400, "This hub's spawner does not support restart and reset.")
-        return user, spawner
+        return spawner
 
-    def _actor(self):
+    def actor(self):
         who = self.current_user
         if who is None:
             return "anonymous"
         kind = getattr(who, "kind", "user")
         return who.name if kind == "user" else f"{kind}:{who.name}"
 
-    def _check_rate(self, user, spawner):
+    def check_rate(self, spawner):
         limiter = self.settings.setdefault(_LIMITER_KEY, SlidingWindowLimiter())
-        wait = limiter.hit(user.name, spawner.action_rate_limit, spawner.action_rate_window)
+        wait = limiter.hit(spawner.user.name, spawner.action_rate_limit, spawner.action_rate_window)
         if wait:
             seconds = math.ceil(wait)
-            error = web.HTTPError(
-                429, "%s", f"Too many restart and reset requests; try again in {seconds} seconds."
-            )
+            error = web.HTTPError(429, "%s", f"Too many restart and reset requests; try again in {seconds} seconds.")
             # APIHandler.write_error copies these onto the error response.
             error.headers = {"Retry-After": str(seconds)}
-            error.audit_reason = "rate-limited"
             raise error
 
-    async def _audited(self, user_name, server_name, operation):
-        """Run ``operation`` (authorization included), write its result, audit every outcome."""
-        tic = time.perf_counter()
-        outcome, reason, status = "failed", "failed", 500
-        self._audit_details = {}
-        try:
-            result = await operation(user_name, server_name)
-        except ResettableSpawnerError as e:
-            status, reason = e.status_code, e.reason
-            outcome = "failed" if status >= 500 else "refused"
-            raise web.HTTPError(status, "%s", e.message) from None
-        except web.HTTPError as e:
-            status, outcome = e.status_code, "refused"
-            reason = getattr(e, "audit_reason", None) or _REASONS.get(status, "bad-request")
-            raise
-        except Exception:
-            self.log.exception("Unexpected error in %s of %s/%s", self.action, user_name, server_name)
-            raise web.HTTPError(500, "Unexpected error; see the hub log.") from None
-        else:
-            outcome, reason, status = "done", "", 200
-            result.update(action=self.action, user=user_name, server=server_name)
-            self.write(json.dumps(result))
-        finally:
-            audit.record(
-                self.settings.get("eventlog"),
-                self.log,
-                action=self.action,
-                actor=self._actor(),
-                username=user_name,
-                servername=server_name,
-                outcome=outcome,
-                reason=reason,
-                status=status,
-                duration=time.perf_counter() - tic,
-                **self._audit_details,
-            )
-
-    def _require_reset_scopes(self, user, spawner, server_name, what="reset this home volume"):
-        missing = missing_reset_scopes(self, user, spawner, server_name)
-        if missing:
+    def require_reset(self, spawner, user_name, server_name, what):
+        """``@needs_scope(RESET_SCOPE)`` has passed; the rest of the rule is a 403."""
+        if not may_reset(self, spawner, user_name, server_name):
             self.log.warning(
-                "Not authorizing %s of %s/%s for %s: missing %s",
-                self.action,
-                user.name,
-                server_name,
-                self._actor(),
-                ", ".join(missing),
+                "Not authorizing %s of %s/%s for %s: it needs %s",
+                what, user_name, server_name, self.actor(),
+                ", ".join([RESET_SCOPE, *spawner.reset_required_scopes]),
             )
-            error = web.HTTPError(403, "%s", f"You are not allowed to {what}.")
-            error.audit_reason = "forbidden"
-            raise error
+            raise web.HTTPError(403, "%s", f"You are not allowed to {what}.")
 
 
 def _flag(handler, name, default):
@@ -135,151 +170,106 @@ def _flag(handler, name, default):
     raise web.HTTPError(400, "%s", f"?{name}= must be 1 or 0.")
 
 
-_REASONS = {403: "forbidden", 404: "not-found"}
+def _reset_details(handler, kwargs, result):
+    if result is None:
+        return {}
+    return {"volumes": result["volumes"], "backups": [b["id"] for b in result["backups"]]}
 
 
-class RestartServerAPIHandler(_ServerMaintenanceHandler):
+def _restore_details(handler, kwargs, result):
+    try:
+        body = json.loads(handler.request.body or b"null")
+    except ValueError:
+        body = None
+    backup_id = body.get("backup") if isinstance(body, dict) else None
+    details = {"backup": backup_id[:255]} if isinstance(backup_id, str) and backup_id else {}
+    if result is not None:
+        details["volumes"] = [result["volume"]]
+        details["backups"] = [result["replaced_backup"]["id"]] if result["replaced_backup"] else []
+    return details
+
+
+def _backup_details(handler, kwargs, result):
+    return {"backup": kwargs["backup_id"][:255]}
+
+
+class RestartServerAPIHandler(ServerMaintenanceHandler):
     """POST: restart the running server in place; answers once it is up again."""
 
-    action = "restart"
-
+    @audited("restart")
     async def post(self, user_name, server_name=""):
-        await self._audited(user_name, server_name, self._restart)
-
-    async def _restart(self, user_name, server_name):
-        if self.current_user and self.has_scope(f"{RESTART_SCOPE}!server={user_name}/{server_name}"):
-            return await self._do_restart(user_name, server_name)
-        return await self._restart_as_stop_and_start(user_name, server_name)
-
-    # Without the restart-only scope, a restart stops and starts the server, so it
-    # needs both rights on that server.
-    @needs_scope(STOP_SCOPE)
-    @needs_scope(START_SCOPE)
-    async def _restart_as_stop_and_start(self, user_name, server_name):
-        return await self._do_restart(user_name, server_name)
-
-    async def _do_restart(self, user_name, server_name):
-        user, spawner = self._spawner(user_name, server_name)
-        self._check_rate(user, spawner)
-        return await spawner.native_restart(requested_by=self._actor())
+        if self.current_user is None:
+            raise web.HTTPError(403, "Missing or invalid credentials.")
+        if not may_restart(self, user_name, server_name):
+            _forbidden(self, [STOP_SCOPE, START_SCOPE], "restart this server")
+        spawner = self.resettable_spawner(user_name, server_name)
+        self.check_rate(spawner)
+        return await spawner.native_restart(requested_by=self.actor())
 
 
-class ResetHomeVolumeAPIHandler(_ServerMaintenanceHandler):
+class ResetHomeVolumeAPIHandler(ServerMaintenanceHandler):
     """DELETE: delete the stopped server's home volume, or the volumes named by ?volume=.
 
     Each is backed up first unless ``?backup=0`` (or ``backup_before_reset`` is off).
     """
 
-    action = "reset"
-
-    async def delete(self, user_name, server_name=""):
-        await self._audited(user_name, server_name, self._reset)
-
+    @audited("reset", _reset_details)
     @needs_scope(RESET_SCOPE)
-    async def _reset(self, user_name, server_name):
-        user, spawner = self._spawner(user_name, server_name)
-        self._require_reset_scopes(user, spawner, server_name)
+    async def delete(self, user_name, server_name=""):
+        spawner = self.resettable_spawner(user_name, server_name)
+        self.require_reset(spawner, user_name, server_name, "reset this home volume")
         volumes = self.get_arguments("volume") if "volume" in self.request.query_arguments else None
         backup = _flag(self, "backup", None)
-        self._check_rate(user, spawner)
-        result = await spawner.reset_home_volume(
-            requested_by=self._actor(), volumes=volumes, backup=backup
-        )
-        self._audit_details = {
-            "volumes": result["volumes"],
-            "backups": [b["id"] for b in result["backups"]],
-        }
-        return result
+        self.check_rate(spawner)
+        return await spawner.reset_home_volume(requested_by=self.actor(), volumes=volumes, backup=backup)
 
 
-class RestoreHomeVolumeAPIHandler(_ServerMaintenanceHandler):
+class RestoreHomeVolumeAPIHandler(ServerMaintenanceHandler):
     """POST {"backup": id}: replace a volume's content with that backup's, while stopped."""
 
-    action = "restore"
-
-    async def post(self, user_name, server_name=""):
-        await self._audited(user_name, server_name, self._restore)
-
+    @audited("restore", _restore_details)
     @needs_scope(RESET_SCOPE)
-    async def _restore(self, user_name, server_name):
-        user, spawner = self._spawner(user_name, server_name)
-        self._require_reset_scopes(user, spawner, server_name, "restore backups of this server")
+    async def post(self, user_name, server_name=""):
+        spawner = self.resettable_spawner(user_name, server_name)
+        self.require_reset(spawner, user_name, server_name, "restore backups of this server")
         body = self.get_json_body()
         backup_id = body.get("backup") if isinstance(body, dict) else None
         if not isinstance(backup_id, str) or not backup_id:
             raise web.HTTPError(400, 'The request body must be {"backup": "<backup id>"}.')
-        self._audit_details = {"backup": backup_id[:255]}
-        self._check_rate(user, spawner)
-        result = await spawner.restore_backup(backup_id, requested_by=self._actor())
-        self._audit_details = {
-            "backup": backup_id,
-            "volumes": [result["volume"]],
-            "backups": [result["replaced_backup"]["id"]] if result["replaced_backup"] else [],
-        }
-        return result
+        self.check_rate(spawner)
+        return await spawner.restore_backup(backup_id, requested_by=self.actor())
 
 
-class HomeVolumeBackupAPIHandler(_ServerMaintenanceHandler):
+class HomeVolumeBackupAPIHandler(ServerMaintenanceHandler):
     """DELETE: delete one backup of this server now."""
 
-    action = "delete-backup"
-
-    async def delete(self, user_name, *path):
-        server_name, backup_id = path if len(path) == 2 else ("", path[0])
-        self._backup_id = backup_id
-        await self._audited(user_name, server_name, self._delete_backup)
-
+    @audited("delete-backup", _backup_details)
     @needs_scope(RESET_SCOPE)
-    async def _delete_backup(self, user_name, server_name):
-        user, spawner = self._spawner(user_name, server_name)
-        self._audit_details = {"backup": self._backup_id[:255]}
-        return await spawner.delete_backup(self._backup_id, requested_by=self._actor())
+    async def delete(self, user_name, server_name="", backup_id=None):
+        spawner = self.resettable_spawner(user_name, server_name)
+        return await spawner.delete_backup(backup_id, requested_by=self.actor())
 
 
-def missing_reset_scopes(handler, user, spawner, server_name):
-    """The configured extra reset scopes that the caller lacks on this server."""
-    target = f"{user.name}/{server_name}"
-    return [
-        scope
-        for scope in spawner.reset_required_scopes
-        if not handler.has_scope(f"{scope}!server={target}")
-    ]
-
-
-class HomeVolumeAPIHandler(_ServerMaintenanceHandler):
+class HomeVolumeAPIHandler(ServerMaintenanceHandler):
     """GET: the home volume's name, whether it exists, and what may be done now."""
 
     @needs_scope("read:servers")
     async def get(self, user_name, server_name=""):
-        user, spawner = self._spawner(user_name, server_name)
-        sizes = _flag(self, "sizes", False)
-        try:
-            status = await spawner.home_volume_status(sizes=sizes)
-        except ResettableSpawnerError as e:
-            raise web.HTTPError(e.status_code, "%s", e.message) from None
-        target = f"{user.name}/{server_name}"
-        may_restart = self.has_scope(f"{RESTART_SCOPE}!server={target}") or all(
-            self.has_scope(f"{s}!server={target}") for s in (STOP_SCOPE, START_SCOPE)
-        )
-        may_reset = self.has_scope(f"{RESET_SCOPE}!server={target}") and not missing_reset_scopes(
-            self, user, spawner, server_name
-        )
-        status["user"] = user.name
+        spawner = self.resettable_spawner(user_name, server_name)
+        status = await spawner.home_volume_status(sizes=_flag(self, "sizes", False))
+        status["user"] = spawner.user.name
         status["server"] = server_name
-        stopped = may_reset and status["state"] == "stopped"
-        status["actions"] = {
-            "restart": may_restart and status["state"] == "running",
-            "reset": stopped and status["volume"]["exists"],
-            # Any resettable volume can be reset (the dialog lets the user choose).
-            "reset_volumes": stopped and any(v["resettable"] and v["exists"] for v in status["volumes"]),
-            "restore": stopped and bool(status["backups"]),
-            "delete_backup": self.has_scope(f"{RESET_SCOPE}!server={target}"),
-        }
+        status["actions"] = actions_model(
+            status,
+            may_restart(self, user_name, server_name),
+            may_reset(self, spawner, user_name, server_name),
+            _has_on_server(self, RESET_SCOPE, user_name, server_name),
+        )
         self.write(json.dumps(status))
 
 
-_USER = r"/api/users/([^/]+)"
-_SERVER = _USER + r"/servers/([^/]+)"
+_USER = r"/api/users/(?P<user_name>[^/]+)"
+_SERVER = _USER + r"/servers/(?P<server_name>[^/]+)"
 
 extra_handlers = [
     (_USER + r"/restart-server", RestartServerAPIHandler),
@@ -290,6 +280,7 @@ extra_handlers = [
     (_SERVER + r"/home-volume", HomeVolumeAPIHandler),
     (_USER + r"/restore-home-volume", RestoreHomeVolumeAPIHandler),
     (_SERVER + r"/restore-home-volume", RestoreHomeVolumeAPIHandler),
-    (_USER + r"/home-volume-backups/([^/]+)", HomeVolumeBackupAPIHandler),
-    (_SERVER + r"/home-volume-backups/([^/]+)", HomeVolumeBackupAPIHandler),
+    (_USER + r"/home-volume-backups/(?P<backup_id>[^/]+)", HomeVolumeBackupAPIHandler),
+    (_SERVER + r"/home-volume-backups/(?P<backup_id>[^/]+)", HomeVolumeBackupAPIHandler),
+    STATIC_ROUTE,
 ]

@@ -192,18 +192,27 @@ def valid_backup_id(backup_id):
     return bool(backup_id) and bool(_BACKUP_ID.match(backup_id))
 
 
-def helper_spec(image, name, script, labels):
-    """``create_container`` arguments of a helper: root, entrypoint overridden, no network."""
+def helper_spec(image, name, argv, labels):
+    """``create_container`` arguments of a helper running ``argv``: root, no network.
+
+    The image's entrypoint is replaced by ``argv[0]``; the arguments are passed as a
+    list, never through a shell string built from names.
+    """
     return {
         "image": image,
         "name": name,
-        "entrypoint": ["/bin/sh", "-c"],
-        "command": [script],
+        "entrypoint": list(argv[:1]),
+        "command": list(argv[1:]),
         "user": "0:0",
         "working_dir": "/",
         "labels": labels,
         "network_disabled": True,
     }
+
+
+def shell(script):
+    """The argv of a helper that runs one of the fixed scripts above."""
+    return ["/bin/sh", "-c", script]
 
 
 def backup_mounts(volume, backup, labels):
@@ -263,6 +272,15 @@ def server_state(operation, queued, pending, ready):
     return "running" if ready else "stopped"
 
 
+def kept_volumes(volumes):
+    """The named volumes other than home, which a default reset leaves alone."""
+    return [
+        {"name": v["name"], "mount_path": v["mount_path"]}
+        for v in sorted(volumes, key=lambda v: v["mount_path"])
+        if not v["home"]
+    ]
+
+
 def status_model(home, home_mount_path, volumes, backups, state, pending, policy, interrupted_restore):
     """The body of GET .../home-volume, less who asks (``user``, ``server``, ``actions``).
 
@@ -276,11 +294,7 @@ def status_model(home, home_mount_path, volumes, backups, state, pending, policy
             "exists": any(v["exists"] for v in volumes if v["name"] == home),
             "mount_path": home_mount_path,
         },
-        "kept_volumes": [
-            {"name": v["name"], "mount_path": v["mount_path"]}
-            for v in sorted(volumes, key=lambda v: v["mount_path"])
-            if not v["home"]
-        ],
+        "kept_volumes": kept_volumes(volumes),
         "state": state,
         "pending": pending or None,
         "volumes": volumes,

@@ -1,59 +1,28 @@
-"""ResettableDockerSpawner: DockerSpawner plus in-place restart and home-volume reset."""
+"""The lifecycle layer: ResettableDockerSpawner's start, poll, restart in place and delete_forever.
 
-import asyncio
+It calls down into the volume layer (volumes.py) and the engine layer (base.py,
+engine.py); see base.py for the layers.
+"""
+
 import inspect
-import os
 import time
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
-import requests
-from docker.errors import APIError, DockerException
-from dockerspawner import DockerSpawner
 from jupyterhub.utils import exponential_backoff, make_ssl_context, url_path_join
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Bool, Float, Integer, List, Unicode, default, validate
 
 from . import audit
-from .errors import (
-    DockerUnreachable,
-    NotFound,
-    OperationFailed,
-    OperationInProgress,
-    WrongServerState,
-)
+from .errors import OperationFailed, WrongServerState
+from .objects import no_auto_remove
 from .restart_slots import RestartSlots
-from .volumes import VolumeMixin
-
-# States in which a container still holds its volumes and must not be removed.
-_LIVE_CONTAINER_STATES = ("Running", "Restarting", "Paused")
+from .volumes import VolumeSpawner
 
 
-class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
+class ResettableDockerSpawner(VolumeSpawner):
     """DockerSpawner that can restart its container in place and reset the home volume.
 
     Every ``c.DockerSpawner.*`` setting applies unchanged.
     """
-
-    home_mount_path = Unicode(
-        "/home/jovyan",
-        config=True,
-        help="""Path inside the container where the home volume is mounted.
-
-        The home volume is the entry of ``volumes`` whose mount point is this path.
-        Its name is rendered with DockerSpawner's own templates and escaping, so it
-        follows ``{username}``, ``{servername}`` and ``format_volume_name``.
-        Volumes mounted below this path (for example ``/home/jovyan/work``) are
-        separate volumes and are never touched by a reset.
-        """,
-    )
-
-    @validate("home_mount_path")
-    def _validate_home_mount_path(self, proposal):
-        path = proposal.value
-        if not path.startswith("/"):
-            raise ValueError(f"home_mount_path must be an absolute path, got {path!r}")
-        return os.path.normpath(path)
 
     restart_timeout = Integer(
         10,
@@ -72,20 +41,6 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
         help="""Seconds between checks whether a restarted server answers HTTP again.
 
         The wait as a whole is bounded by ``http_timeout``.
-        """,
-    )
-
-    long_call_threads = Integer(
-        4,
-        min=1,
-        config=True,
-        help="""Threads for Docker calls that may block for long (restart, volume removal).
-
-        DockerSpawner sends every Docker call of every user through one shared
-        thread. A restart that waits out ``restart_timeout`` there would stall every
-        other user's spawn, stop and poll, so those calls run on this separate pool
-        instead. It bounds how many restarts and resets run at once across the hub;
-        further ones wait for a free thread without blocking anything else.
         """,
     )
 
@@ -162,53 +117,9 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
         value = proposal.value
         if callable(value):
             return _without_auto_remove(value)
-        return _no_auto_remove(value, self.log)
+        return no_auto_remove(value, self.log)
 
-    _long_call_executor = None
     _restart_slots = None
-    _operation = None
-    _operation_state = None
-    _operation_record = None
-    interrupted_operation = None
-
-    @property
-    def long_call_executor(self):
-        """Class-wide pool for long Docker calls, apart from DockerSpawner's shared thread."""
-        cls = self.__class__
-        if cls._long_call_executor is None:
-            cls._long_call_executor = ThreadPoolExecutor(
-                self.long_call_threads, thread_name_prefix="resettable-docker"
-            )
-        return cls._long_call_executor
-
-    _hub_maintenance_task = None
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self._start_hub_maintenance()
-
-    def _start_hub_maintenance(self):
-        """Start the hub-wide sweep once per hub process, with the first spawner made.
-
-        JupyterHub makes a spawner for every running server at start-up, and for a
-        user at their first visit or API call.
-        """
-        cls = ResettableDockerSpawner
-        if cls._hub_maintenance_task is not None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # not inside a running hub (a script or a unit test)
-        cls._hub_maintenance_task = loop.create_task(self._hub_maintenance())
-
-    async def _hub_maintenance(self):
-        while True:
-            try:
-                await self.sweep_backups()
-            except Exception:
-                self.log.exception("resettable-spawner: hub-wide sweep failed")
-            await asyncio.sleep(self.backup_prune_interval)
 
     @property
     def restart_slots(self):
@@ -218,147 +129,12 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
             cls._restart_slots = RestartSlots(self.max_concurrent_restarts)
         return cls._restart_slots
 
-    def docker_long(self, method, *args, **kwargs):
-        """Like ``docker()``, on the long-call pool: for calls that may block for long."""
-        return asyncio.wrap_future(
-            self.long_call_executor.submit(self._docker, method, *args, **kwargs)
-        )
-
-    @property
-    def home_volume_name(self):
-        """Name of the Docker volume mounted at ``home_mount_path``, or None if there is none.
-
-        Rendered from ``volumes`` (and ``mounts``) with DockerSpawner's templates.
-        """
-        return next((v["name"] for v in self.server_volumes() if v["home"]), None)
-
-    def _require_home_volume(self):
-        name = self.home_volume_name
-        if name is None:
-            self.log.error(
-                "%s: no named Docker volume is mounted at %s; check DockerSpawner.volumes",
-                self._log_name,
-                self.home_mount_path,
-            )
-            raise NotFound(
-                f"No home volume is configured for this server (nothing is mounted at {self.home_mount_path})."
-            )
-        return name
-
-    @contextmanager
-    def _exclusive(self, action):
-        # Set before the first await, so two requests in one event loop cannot both pass.
-        if self._operation:
-            raise OperationInProgress(
-                f"A {self._operation} of this server is already in progress; try again when it has finished."
-            )
-        self._operation = action
-        try:
-            yield
-        finally:
-            self._operation = None
-
-    def _record_operation(self, action, **details):
-        """Write the operation in progress into the hub's database, where it outlives the hub.
-
-        Called at each step that a hub crash must not leave half-done; at start-up the
-        record comes back as ``interrupted_operation``.
-        """
-        self._operation_record = {"action": action, **details}
-        self._save_state()
-
-    def _clear_operation(self):
-        self._operation_record = None
-        self.interrupted_operation = None
-        self._save_state()
-
-    def _save_state(self):
-        orm_spawner = getattr(self, "orm_spawner", None)
-        if orm_spawner is None:
-            return
-        orm_spawner.state = self.get_state()
-        self.db.commit()
-
-    def get_state(self):
-        state = super().get_state()
-        if self._operation_record:
-            state["resettable_operation"] = self._operation_record
-        return state
-
-    def load_state(self, state):
-        super().load_state(state)
-        record = state.get("resettable_operation")
-        if record:
-            self._operation_record = self.interrupted_operation = record
-            self.log.warning(
-                "%s: the hub stopped during a %s (%s); finishing or refusing it before the server is used",
-                self._log_name,
-                record.get("action"),
-                record,
-            )
-
-    async def _call(self, method, *args, long=False, **kwargs):
-        """Call Docker and turn an unreachable daemon into DockerUnreachable.
-
-        APIError (Docker answered) passes through for the caller to branch on.
-        """
-        call = self.docker_long if long else self.docker
-        try:
-            return await call(method, *args, **kwargs)
-        except APIError:
-            raise
-        except (DockerException, requests.exceptions.ConnectionError, OSError) as e:
-            self.log.error(
-                "%s: Docker at %s is unreachable during %s: %s",
-                self._log_name,
-                self.client_kwargs.get("base_url") or os.environ.get("DOCKER_HOST") or "the default socket",
-                method,
-                e,
-            )
-            raise DockerUnreachable(
-                "The container engine cannot be reached right now; try again later or contact your administrator."
-            ) from None
-
-    async def _inspect_container(self):
-        try:
-            return await self._call("inspect_container", self.object_name)
-        except APIError as e:
-            if e.status_code == 404:
-                return None
-            raise
-
-    async def _perform(self, action, work, requested_by, describe):
-        """Run ``work()`` under the operation lock, time it and log who did what, and how."""
-        with self._exclusive(action):
-            tic = time.perf_counter()
-            try:
-                result = await work()
-            except Exception as e:
-                self._log_action(action, requested_by, "refused or failed: %s", e)
-                raise
-            result["duration_seconds"] = round(time.perf_counter() - tic, 3)
-            self._log_action(action, requested_by, *describe(result))
-            return result
-
-    def _log_action(self, action, requested_by, outcome, *args):
-        self.log.info(
-            "%s of %s requested by %s: " + outcome,
-            action,
-            self._log_name,
-            requested_by or "unknown",
-            *args,
-        )
-
-    def _docker_failure(self, what, error):
-        self.log.error("%s: Docker failed to %s: %s", self._log_name, what, error)
-        return OperationFailed(f"The container engine failed to {what}; see the hub log.")
-
     async def poll(self):
         # Mid-restart the container does not run for a while; the hub must not take
         # that for a dead server and tear it down.
-        if self._operation == "restart":
+        if self.operation.action == "restart":
             return None
-        if (self.interrupted_operation or {}).get("action") == "restart":
+        if self.operation.interrupted_action("restart"):
             await self._finish_interrupted_restart()
         status = await super().poll()
         if status is not None and self.remove:
@@ -372,7 +148,7 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
         JupyterHub calls ``stop()`` only for servers that poll as running, so a
         container that crashed would otherwise stay behind.
         """
-        container = await self._inspect_container()
+        container = await self.engine.inspect_server(self.object_name)
         if not container or container["State"].get("Status") not in ("exited", "dead"):
             return
         self.log.info(
@@ -381,10 +157,9 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
             container["Id"][:12],
         )
         try:
-            await self._call("remove_container", container["Id"], v=False)
-        except APIError as e:
-            if e.status_code not in (404, 409):  # gone, or already being removed
-                self.log.warning("%s: could not remove the exited container: %s", self._log_name, e)
+            await self.engine.remove_server(container["Id"])
+        except Exception as e:
+            self.log.warning("%s: could not remove the exited container: %s", self._log_name, e)
             return
         self.object_id = ""
 
@@ -406,12 +181,8 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
         return self.server.url
 
     async def start(self):
-        await self.check_volumes_before_start()
-        if self._operation == "reset":
-            # A container created now would recreate, or hold on to, the volume being deleted.
-            raise WrongServerState(
-                "The home volume is being reset; start the server when that has finished."
-            )
+        # A container created during a reset would recreate, or hold on to, its volumes.
+        self.check_volumes_before_start()
         home = self.home_volume_name
         if home is None:
             self.log.warning(
@@ -440,9 +211,9 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
                 )
                 reason = "volumes-kept"
                 return
-            container = await self._inspect_container()
+            container = await self.engine.inspect_server(self.object_name)
             if container:
-                await self._call("remove_container", container["Id"], v=False, force=True)
+                await self.engine.remove_server(container["Id"])
                 self.object_id = ""
             removed = await self.remove_volumes_and_backups()
             self.log.info(
@@ -469,9 +240,10 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
             )
 
     async def native_restart(self, requested_by=None):
-        """Restart the running container in place (same container id) with ``docker restart``.
+        """Restart the running container in place (same container id): stop it, then start it.
 
-        Afterwards the address is read again: with published ports Docker assigns a
+        The engine's ``stop_server`` and ``start_server``; not ``docker restart``, which
+        races Docker's auto-remove. Afterwards the address is read again: with published ports Docker assigns a
         new host port, and on a network the IP may change. If it changed, the hub's
         record and the proxy route are updated. Returns once the single-user server
         answers HTTP again, within ``http_timeout``.
@@ -499,7 +271,7 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
             )
         if not self.ready:
             raise WrongServerState("The server is not running; start it instead.")
-        container = await self._inspect_container()
+        container = await self.engine.inspect_server(self.object_name)
         if not container or not container["State"].get("Running"):
             raise WrongServerState("The server's container is not running; stop and start it instead.")
         if container["HostConfig"].get("AutoRemove"):
@@ -518,15 +290,14 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
         old_url = self.server.host
 
         try:
-            self._record_operation("restart", phase="stopping", container_id=container_id)
+            self.operation.step("restart", phase="stopping", container_id=container_id)
             await self._stop_for_restart(container_id)
-            self._record_operation("restart", phase="starting", container_id=container_id)
+            self.operation.step("restart", phase="starting", container_id=container_id)
             route_updated = await self._start_after_restart(container_id)
         finally:
-            self._operation_state = None
-            self._clear_operation()
+            self.operation.clear()
 
-        after = await self._inspect_container()
+        after = await self.engine.inspect_server(self.object_name)
         if not after or after["Id"] != container_id:
             raise OperationFailed("The container was replaced during the restart; see the hub log.")
         return {
@@ -538,10 +309,7 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
 
     async def _stop_for_restart(self, container_id):
         """Stop the container, waiting up to ``restart_timeout`` for it to exit."""
-        try:
-            await self._call("stop", container_id, timeout=self.restart_timeout, long=True)
-        except APIError as e:
-            raise self._docker_failure("stop the container for the restart", e) from None
+        await self.engine.stop_server(container_id, self.restart_timeout)
 
     async def _start_after_restart(self, container_id):
         """Start the stopped container in a restart slot; follow its new address; wait for it.
@@ -550,24 +318,21 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
         """
 
         def queued():
-            self._operation_state = "queued"
+            self.operation.queued = True
             self.log.info("%s: restart queued for a start slot", self._log_name)
 
         async with self.restart_slots.slot(on_queued=queued) as in_use:
-            self._operation_state = None
+            self.operation.queued = False
             self.log.info(
                 "%s: restart slots in use: %d of %s",
                 self._log_name,
                 in_use,
                 self.restart_slots.size or "unbounded",
             )
-            try:
-                await self._call("start", container_id, long=True)
-            except APIError as e:
-                raise self._docker_failure("start the container after stopping it", e) from None
+            await self.engine.start_server(container_id)
             if self.server is None:
                 raise WrongServerState("The server was stopped during the restart.")
-            self._record_operation("restart", phase="waiting", container_id=container_id)
+            self.operation.step("restart", phase="waiting", container_id=container_id)
             route_updated = await self._follow_address()
             await self._wait_for_server()
             if self.post_start_cmd:
@@ -588,14 +353,14 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
         Without this the new hub finds the container stopped (or at a new address)
         and tears the server down, removing the container when ``remove`` is True.
         """
-        record = self.interrupted_operation
+        record = self.operation.interrupted
         container_id = record.get("container_id")
-        with self._exclusive("restart"):
+        with self.operation.exclusive("restart"):
             await self._resume_restart(record, container_id)
 
     async def _resume_restart(self, record, container_id):
         try:
-            container = await self._inspect_container()
+            container = await self.engine.inspect_server(self.object_name)
             if not container or container["Id"] != container_id:
                 self.log.warning(
                     "%s: the container of the interrupted restart is gone", self._log_name
@@ -614,12 +379,12 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
                 running = False
             if not running:
                 async with self.restart_slots.slot():
-                    await self._call("start", container_id, long=True)
+                    await self.engine.start_server(container_id)
             await self._follow_address(update_proxy=False)
         except Exception as e:
             self.log.error("%s: could not finish the interrupted restart: %s", self._log_name, e)
         finally:
-            self._clear_operation()
+            self.operation.clear()
 
     async def _move_route(self, ip, port, update_proxy=True):
         """Point the hub's record and the proxy route at the container's new address."""
@@ -695,18 +460,6 @@ class ResettableDockerSpawner(VolumeMixin, DockerSpawner):
             ) from None
 
 
-def _no_auto_remove(host_config, log=None):
-    """``host_config`` with Docker's auto-remove off (a copy; the operator's dict is kept)."""
-    host_config = dict(host_config or {})
-    if host_config.get("auto_remove") and log is not None:
-        log.warning(
-            "extra_host_config asks for auto_remove, which races restarts and loses"
-            " containers; it is turned off (remove=True still removes stopped containers)"
-        )
-    host_config["auto_remove"] = False
-    return host_config
-
-
 def _without_auto_remove(make_host_config):
     """Wrap a callable ``extra_host_config`` so that its result has auto-remove off."""
 
@@ -715,9 +468,9 @@ def _without_auto_remove(make_host_config):
         if inspect.isawaitable(result):
 
             async def later():
-                return _no_auto_remove(await result, spawner.log)
+                return no_auto_remove(await result, spawner.log)
 
             return later()
-        return _no_auto_remove(result, spawner.log)
+        return no_auto_remove(result, spawner.log)
 
     return wrapped

@@ -422,8 +422,9 @@ def test_hub_killed_during_backup(tmp_path_factory, docker, image, username):
         caller.join(30)
 
         hub.start()
-        # No server runs and no request comes: start_with_hub() (tests/support/hub_config.py) sweeps
-        # at start-up. Helper and partial backup go, the original stays.
+        # No server runs and no request comes, and the test config has only the README's
+        # three lines: the sweep armed when the hub imported the package runs at start-up.
+        # Helper and partial backup go, the original stays.
         hub.wait_for(lambda: not helpers(docker) and not backups_of(docker, home), timeout=60, interval=0.5)
         assert not (set(partial) & volume_names(docker))
         assert home in volume_names(docker)

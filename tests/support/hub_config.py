@@ -47,8 +47,8 @@ def configure(c, spawner_class=TestSpawner):
     """Fill the hub's config c from the RS_* environment, with spawner_class as the spawner."""
     c.JupyterHub.spawner_class = spawner_class
     c.JupyterHub.extra_handlers = resettable_spawner.extra_handlers
+    # The README's three lines alone: importing the package arms the hub-wide sweep.
     c.JupyterHub.template_paths = [resettable_spawner.template_dir]
-    resettable_spawner.start_with_hub()
     c.JupyterHub.allow_named_servers = True
     c.JupyterHub.named_server_limit_per_user = 5
 

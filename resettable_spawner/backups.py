@@ -1,0 +1,236 @@
+"""Backup volumes on an ``Engine``: make, find, list, restore from, prune and sweep them.
+
+A backup is a volume holding ``data/`` (an exact copy of the original volume's tree,
+made with ``cp -a``) and a marker file written once the copy is complete. While its
+helper container exists the backup is partial: it is never listed, restored or
+counted, and the sweep removes the pair if the hub died meanwhile.
+
+``BackupStore`` is composed by the spawner's volume layer (for one server) and by the
+hub-wide sweep (for every server of this hub); it knows nothing of either.
+"""
+
+import datetime
+import secrets
+import uuid
+
+from .engine import active_helpers
+from .errors import NotFound, OperationFailed
+from .objects import (
+    BACKUP_OF,
+    BACKUP_SCRIPT,
+    DATA_DIR,
+    HELPER_LABEL,
+    INSTANCE_LABEL,
+    PARTIAL_LABEL,
+    PREFIX_LABEL,
+    RESTORE_INCOMPLETE_EXIT,
+    RESTORE_SCRIPT,
+    RESTORING_LABEL,
+    SERVER_LABEL,
+    USER_LABEL,
+    backup_from_volume,
+    backup_labels,
+    backup_mounts,
+    backups_over_keep,
+    derived_name,
+    expired_backups,
+    parse_du,
+    restore_mounts,
+    shell,
+    utcnow,
+    valid_backup_id,
+)
+
+# One id per hub process: helpers carrying another id are leftovers of a dead hub.
+HUB_INSTANCE = uuid.uuid4().hex[:16]
+
+
+class BackupStore:
+    """The backups of one hub (``DockerSpawner.prefix``) on one engine."""
+
+    # Process-wide: backup ids a reset or restore of this process is using, and the
+    # sizes measured so far (a backup never changes).
+    busy = set()
+    sizes = {}
+
+    def __init__(self, engine, prefix, log, log_name="hub"):
+        self.engine = engine
+        self.prefix = prefix
+        self.log = log
+        self.log_name = log_name
+
+    def helper_labels(self, kind, user, server, **extra):
+        return {
+            HELPER_LABEL: kind,
+            PREFIX_LABEL: self.prefix,
+            INSTANCE_LABEL: HUB_INSTANCE,
+            USER_LABEL: user,
+            SERVER_LABEL: server,
+            **extra,
+        }
+
+    async def remove(self, backup_id):
+        """Remove a backup volume; False (logged) if the engine refused."""
+        try:
+            await self.engine.remove_volume(backup_id)
+        except Exception as e:
+            self.log.error("%s: cannot remove volume %s: %s", self.log_name, backup_id, e)
+            return False
+        BackupStore.sizes.pop(backup_id, None)
+        return True
+
+    # --- listing ----------------------------------------------------------------
+
+    async def partial_ids(self):
+        """Backup volumes a helper is still filling (here or in a hub that died)."""
+        helpers = await self.engine.list_helpers([PARTIAL_LABEL, f"{PREFIX_LABEL}={self.prefix}"])
+        return {h["labels"].get(PARTIAL_LABEL) for h in helpers}
+
+    async def all(self, **label_filters):
+        """Complete backups of this hub, optionally of one user."""
+        labels = [BACKUP_OF, f"{PREFIX_LABEL}={self.prefix}"] + [f"{k}={v}" for k, v in label_filters.items()]
+        listing = await self.engine.list_volumes(labels)
+        partial = await self.partial_ids()
+        out = []
+        for v in listing:
+            b = backup_from_volume(v)
+            if b and b["_prefix"] == self.prefix and b["id"] not in partial:
+                b["size_bytes"] = BackupStore.sizes.get(b["id"])
+                out.append(b)
+        return out
+
+    async def of_server(self, user, server):
+        """One server's complete backups, newest first."""
+        backups = await self.all(**{USER_LABEL: user})
+        mine = [b for b in backups if b["_user"] == user and b["_server"] == server]
+        return sorted(mine, key=lambda b: (b["created"], b["id"]), reverse=True)
+
+    async def find(self, backup_id, user, server):
+        """That server's complete backup with this id; NotFound for unknown or foreign ids."""
+        missing = NotFound("No such backup for this server.")
+        if not isinstance(backup_id, str) or not valid_backup_id(backup_id):
+            raise missing
+        b = backup_from_volume(await self.engine.inspect_volume(backup_id) or {})
+        if b is None or (b["_user"], b["_server"], b["_prefix"]) != (user, server, self.prefix):
+            raise missing
+        if b["id"] in await self.partial_ids():
+            raise missing
+        b["size_bytes"] = BackupStore.sizes.get(b["id"])
+        return b
+
+    # --- making and restoring ---------------------------------------------------
+
+    async def make(self, volume, reason, user, server, retention, image, timeout):
+        """Copy ``volume`` into a new backup volume; return its entry once complete.
+
+        The backup volume is created with its labels in the same request as the helper
+        that fills it, so it never exists without the helper that marks it partial.
+        """
+        now = utcnow()
+        token = secrets.token_hex(4)
+        backup = derived_name(volume, "backup", now, token)
+        labels = backup_labels(
+            volume, user, server, now, now + datetime.timedelta(seconds=retention), self.prefix, reason
+        )
+        BackupStore.busy.add(backup)
+        try:
+            status, out = await self.engine.run_helper(
+                derived_name(volume, "helper", now, token),
+                image,
+                shell(BACKUP_SCRIPT),
+                backup_mounts(volume, backup, labels),
+                self.helper_labels("backup", user, server, **{PARTIAL_LABEL: backup}),
+                timeout,
+            )
+            if status != 0:
+                raise OperationFailed(f"Backing up the volume {volume} failed; see the hub log.")
+        except BaseException:
+            # The helper is gone (run_helper removes it); a failed copy leaves no backup.
+            await self.remove(backup)
+            BackupStore.busy.discard(backup)
+            raise
+        size = parse_du(out, {f"/backup/{DATA_DIR}": backup}).get(backup)
+        if size is not None:
+            BackupStore.sizes[backup] = size
+        entry = backup_from_volume({"Name": backup, "Labels": labels})
+        entry["size_bytes"] = size
+        self.log.info("%s: backed up %s into %s (%s bytes)", self.log_name, volume, backup, size)
+        return entry
+
+    async def restore(self, backup_id, volume, user, server, image, timeout):
+        """Replace ``volume``'s content by the backup's; NotFound if it is not complete."""
+        status, _ = await self.engine.run_helper(
+            derived_name(volume, "restore", utcnow(), secrets.token_hex(4)),
+            image,
+            shell(RESTORE_SCRIPT),
+            restore_mounts(volume, backup_id),
+            self.helper_labels("restore", user, server, **{RESTORING_LABEL: volume}),
+            timeout,
+        )
+        if status == RESTORE_INCOMPLETE_EXIT:
+            raise NotFound("No such backup for this server.")
+        if status != 0:
+            raise OperationFailed(
+                f"Restoring {volume} failed part-way; restore again before starting the server. See the hub log."
+            )
+
+    async def remove_stale_restore_helpers(self, volume):
+        """A restore helper left by a hub that died must not keep writing meanwhile."""
+        stale = await self.engine.list_helpers([f"{RESTORING_LABEL}={volume}", f"{PREFIX_LABEL}={self.prefix}"])
+        for h in stale:
+            if h["name"] in active_helpers:
+                continue
+            self.log.warning("%s: removing a restore helper left by an earlier hub: %s", self.log_name, h["name"])
+            await self.engine.remove_helper(h["id"])
+
+    # --- retention --------------------------------------------------------------
+
+    async def prune(self, volumes, user, server, keep, protect=()):
+        """Drop that server's backups of ``volumes`` beyond ``keep`` (oldest first)."""
+        try:
+            backups = [b for b in await self.of_server(user, server) if b["volume"] in volumes]
+        except Exception as e:
+            self.log.error("%s: cannot list backups to prune: %s", self.log_name, e)
+            return []
+        protect = set(protect) | BackupStore.busy
+        removed = [b["id"] for b in backups_over_keep(backups, keep, protect) if await self.remove(b["id"])]
+        if removed:
+            self.log.info("%s: removed backups beyond backup_keep=%s: %s", self.log_name, keep, removed)
+        return removed
+
+    async def sweep(self):
+        """Hub-wide: remove leftovers of a hub that died mid-copy, then expired backups.
+
+        Only objects labelled with this hub's prefix are considered. Helpers that no
+        operation of this process uses go, with the partial backups they were
+        filling. Idempotent; logs errors and never raises.
+        """
+        removed = []
+        try:
+            for h in await self.engine.list_helpers([HELPER_LABEL, f"{PREFIX_LABEL}={self.prefix}"]):
+                labels = h["labels"]
+                if labels.get(INSTANCE_LABEL) == HUB_INSTANCE and h["name"] in active_helpers:
+                    continue
+                try:
+                    await self.engine.remove_helper(h["id"])
+                except Exception as e:
+                    self.log.error("sweep: cannot remove helper %s: %s", h["name"], e)
+                    continue
+                removed.append(h["name"])
+                if labels.get(RESTORING_LABEL):
+                    self.log.warning(
+                        "sweep: removed an unfinished restore of %s; its server will not start until it is restored again",
+                        labels[RESTORING_LABEL],
+                    )
+                partial = labels.get(PARTIAL_LABEL)
+                if partial and await self.remove(partial):
+                    removed.append(partial)
+            # backup_keep is applied when a backup is made (where restores protect theirs).
+            for b in expired_backups(await self.all(), utcnow()):
+                if b["id"] not in BackupStore.busy and await self.remove(b["id"]):
+                    removed.append(b["id"])
+            if removed:
+                self.log.info("sweep: removed %s", ", ".join(removed))
+        except Exception as e:
+            self.log.error("sweep of backups failed: %s", e)
+        return removed
