@@ -5,7 +5,7 @@ PYTHON      ?= python3
 VENV        ?= .venv
 VENV_HUB5   ?= .venv-hub5
 HUB5_SPEC   ?= jupyterhub>=5,<6
-# Set to an upstream image (e.g. quay.io/jupyter/base-notebook) where a registry is
+# Set to an upstream single-user image (Jupyter's base-notebook) where a registry is
 # reachable; empty means: build the local image without a registry.
 SINGLEUSER_IMAGE ?=
 PYTEST_ARGS ?=
@@ -80,7 +80,8 @@ demo-stop:
 	@-pkill -f "examples/demo.py" && echo "demo stopped" || echo "no demo running"
 
 # No registry here: `make up` builds local hub and single-user images and passes them
-# to compose. UPSTREAM_IMAGES=1 keeps compose.yml's upstream defaults instead.
+# to compose. UPSTREAM_IMAGES=1 passes JUPYTERHUB_IMAGE and SINGLEUSER_IMAGE from the
+# environment instead (compose.yml requires both).
 up: host $(VENV)/.installed
 	@if [ -n "$(UPSTREAM_IMAGES)" ]; then $(COMPOSE) up -d --build; else \
 	  base=$$(PYTHON=$(VENV)/bin/python scripts/build-image.sh hub-base) && \

@@ -4,7 +4,7 @@
 # which override only what differs on their machine through the environment below.
 #
 # Environment:
-#   SINGLEUSER_IMAGE           single-user image (default: quay.io/jupyter/base-notebook:latest)
+#   SINGLEUSER_IMAGE           single-user image (default: DockerSpawner's own default image)
 #   DOCKER_NETWORK_NAME        Docker network shared by the hub and the user containers
 #   HUB_CONNECT_IP             where user containers reach the hub (the hub's name on that network)
 #   JUPYTERHUB_BIND_URL        public URL the proxy listens on (default http://:8000)
@@ -55,7 +55,8 @@ c.Authenticator.allow_all = True  # whoever an admin authorized may log in
 c.NativeAuthenticator.minimum_password_length = 8
 
 # --- The user containers ----------------------------------------------------------
-c.DockerSpawner.image = env.get("SINGLEUSER_IMAGE", "quay.io/jupyter/base-notebook:latest")
+if env.get("SINGLEUSER_IMAGE"):
+    c.DockerSpawner.image = env["SINGLEUSER_IMAGE"]
 c.DockerSpawner.prefix = env.get("JUPYTERHUB_CONTAINER_PREFIX", "jupyterlab")
 c.DockerSpawner.name_template = "{prefix}-{username}"
 # Three volumes per user. Workspace and cache are mounted inside home, and a reset
