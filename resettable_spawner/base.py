@@ -19,6 +19,7 @@ from dockerspawner import DockerSpawner
 from traitlets import Integer
 
 from .engine import DockerCalls, DockerEngine, docker_address
+from .history import MaintenanceHistory
 from .operation import Operation
 
 
@@ -85,6 +86,15 @@ class EngineSpawner(DockerSpawner):
             self._operation = Operation(self._save_state)
         return self._operation
 
+    _history = None
+
+    @property
+    def history(self):
+        """The server's last restarts, resets, restores and backup deletions (history.py)."""
+        if self._history is None:
+            self._history = MaintenanceHistory(self._save_state)
+        return self._history
+
     def _save_state(self):
         orm_spawner = getattr(self, "orm_spawner", None)
         if orm_spawner is None:
@@ -93,10 +103,11 @@ class EngineSpawner(DockerSpawner):
         self.db.commit()
 
     def get_state(self):
-        return self.operation.save_into(super().get_state())
+        return self.history.save_into(self.operation.save_into(super().get_state()))
 
     def load_state(self, state):
         super().load_state(state)
+        self.history.load_from(state)
         record = self.operation.load_from(state)
         if record:
             self.log.warning(

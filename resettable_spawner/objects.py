@@ -334,3 +334,96 @@ def no_auto_remove(host_config, log=None):
         )
     host_config["auto_remove"] = False
     return host_config
+
+
+# --- server logs: parsing and redaction -------------------------------------------------
+
+SECRET = "[secret]"
+# Longer lines are cut (after redaction) so that 1000 lines stay a bounded answer.
+MAX_LOG_LINE = 4000
+# Environment variables whose values are secrets (JupyterHub's own: the server's API
+# token, which is also its OAuth client secret, and its OAuth client id; and the
+# usual names operators give theirs).
+_SECRET_ENV = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CLIENT_ID|API_KEY|PRIVATE_KEY|CREDENTIAL", re.I)
+# Values shorter than this are not treated as secrets: replacing "1" everywhere helps no one.
+_MIN_SECRET = 6
+# `token=`, `access_token=`, `api_token=` ... anywhere (URLs, command lines, key=value logs).
+_TOKEN_ASSIGNMENT = re.compile(r"(?i)([\w.-]*token=)[^&\s\"'#;,]+")
+# OAuth values in query strings: the authorization code, its state, a client secret.
+_OAUTH_QUERY = re.compile(r"(?i)([?&;](?:code|state|client_secret|password)=)[^&\s\"'#;,]+")
+# An Authorization header as HTTP, JSON or a Python dict writes it; the scheme word stays.
+_AUTHORIZATION = re.compile(
+    r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?:(bearer|token|basic)\s+)?[^\s\"',}\]]+"
+)
+_DOCKER_TIME = re.compile(r"^\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:\d\d)$")
+
+
+def parse_docker_log(text):
+    """Docker's ``timestamps=True`` log -> ``[{"time", "text"}]``, oldest first.
+
+    Each line is ``<RFC 3339 time> <text>``; a line without a time keeps ``time`` None.
+    """
+    out = []
+    for line in text.split("\n"):
+        if not line:
+            continue
+        stamp, sep, rest = line.partition(" ")
+        if sep and _DOCKER_TIME.match(stamp):
+            out.append({"time": stamp, "text": rest.rstrip("\r")})
+        else:
+            out.append({"time": None, "text": line.rstrip("\r")})
+    return out
+
+
+def secret_values(env, known=()):
+    """The values to redact: of the secret-named variables in ``env`` ("K=V" strings, as
+    Docker lists a container's environment), and the ``known`` ones (the spawner's own
+    API token and OAuth client id)."""
+    values = set()
+    for item in env or ():
+        name, sep, value = str(item).partition("=")
+        if sep and _SECRET_ENV.search(name):
+            values.add(value)
+    values.update(v for v in known if isinstance(v, str))
+    return sorted((v for v in values if len(v) >= _MIN_SECRET), key=len, reverse=True)
+
+
+def redact(text, secrets):
+    """``text`` with each of ``secrets``, ``token=`` values, OAuth query values and
+    Authorization headers replaced by ``[secret]``."""
+    for value in secrets:
+        text = text.replace(value, SECRET)
+    text = _TOKEN_ASSIGNMENT.sub(r"\1" + SECRET, text)
+    text = _OAUTH_QUERY.sub(r"\1" + SECRET, text)
+    return _AUTHORIZATION.sub(lambda m: m.group(1) + (m.group(2) + " " if m.group(2) else "") + SECRET, text)
+
+
+def container_model(container):
+    """The part of a container's description the logs answer shows: is it running, how did it end."""
+    state = (container or {}).get("State") or {}
+    finished = state.get("FinishedAt") or ""
+    return {
+        "status": state.get("Status") or "unknown",
+        "exit_code": state.get("ExitCode") if not state.get("Running") else None,
+        "oom_killed": bool(state.get("OOMKilled")),
+        "started_at": state.get("StartedAt") or None,
+        # Docker says 0001-01-01T00:00:00Z for "never".
+        "finished_at": finished if finished and not finished.startswith("0001-") else None,
+    }
+
+
+def logs_model(logs, secrets, tail, container, last_start_error):
+    """The body of GET .../server-logs, less who asks: redacted lines, then cut to length."""
+    lines = []
+    for line in logs["lines"]:
+        text = redact(line["text"], secrets)
+        if len(text) > MAX_LOG_LINE:
+            text = text[:MAX_LOG_LINE] + "…"
+        lines.append({"time": line["time"], "text": text})
+    return {
+        "tail": tail,
+        "truncated": bool(logs["truncated"]),
+        "lines": lines,
+        "container": container_model(container),
+        "last_start_error": last_start_error,
+    }
