@@ -21,7 +21,7 @@ import requests
 from docker.errors import APIError, DockerException
 
 from .errors import DockerUnreachable, OperationFailed, VolumeInUse
-from .objects import helper_spec
+from .objects import helper_spec, parse_docker_log
 
 # Names of the helper containers this hub process is running: the sweep leaves them alone.
 active_helpers = set()
@@ -46,6 +46,13 @@ class Engine:
         return ``(exit status, stdout)``, always removed afterwards;
       - ``list_helpers(labels)``: ``[{"id", "name", "labels"}]``, including those of a
         hub that died; ``remove_helper(helper_id)``.
+    Logs:
+      - ``server_logs(name, tail)``: the last ``tail`` lines the server's object wrote,
+        stdout and stderr in the order written, as ``{"lines": [{"time", "text"}],
+        "truncated": bool}`` (``truncated``: older lines exist); None when the object
+        does not exist. It reads the tail only, never the whole log. Secrets are
+        redacted above this layer, with the values from ``inspect_server``'s
+        ``Config.Env``.
     """
 
     async def inspect_server(self, name):
@@ -82,6 +89,9 @@ class Engine:
         raise NotImplementedError
 
     async def remove_helper(self, helper_id):
+        raise NotImplementedError
+
+    async def server_logs(self, name, tail):
         raise NotImplementedError
 
 
@@ -265,3 +275,21 @@ class DockerEngine(Engine):
 
     async def remove_helper(self, helper_id):
         await self._removed("remove a helper container", "remove_container", helper_id, v=False, force=True)
+
+    # --- logs ---------------------------------------------------------------------
+
+    async def server_logs(self, name, tail):
+        # Docker's `tail` reads the log file from its end: the cost follows the lines
+        # asked for, not the log's size (benchmarks/bench_logs.py). One line more than
+        # asked says whether older ones exist. On the long-call pool: a slow log driver
+        # must not hold DockerSpawner's one shared thread.
+        try:
+            raw = await self.call(
+                "logs", name, stdout=True, stderr=True, timestamps=True, tail=tail + 1, long=True
+            )
+        except APIError as e:
+            if e.status_code == 404:
+                return None
+            raise self.failure("read the container's log", e) from None
+        lines = parse_docker_log(raw.decode(errors="replace"))
+        return {"lines": lines[-tail:], "truncated": len(lines) > tail}

@@ -18,6 +18,7 @@ from jupyterhub.scopes import needs_scope, scope_definitions
 from tornado import web
 
 from . import audit
+from .history import KEEP as HISTORY_KEEP, history_entry
 from .objects import actions_model
 from .ratelimit import SlidingWindowLimiter
 from .static_handler import STATIC_ROUTE
@@ -36,6 +37,9 @@ RESTART_SCOPE = "custom:resettable-spawner:restart"
 
 _LIMITER_KEY = "resettable_spawner_rate_limiter"
 _REASONS = {403: "forbidden", 404: "not-found", 429: "rate-limited"}
+# Refusals that stay out of the server's history: someone without the right to act, or
+# over the rate limit, must not be able to push the server's real history out.
+_NOT_IN_HISTORY = (403, 429)
 
 
 # --- the two permission rules, for the verbs and for GET's "actions" ---------------
@@ -81,7 +85,7 @@ def audited(action, details=None):
         @functools.wraps(verb)
         async def wrapper(self, user_name, server_name="", **kwargs):
             tic = time.perf_counter()
-            status, outcome, reason, result = 500, "failed", "failed", None
+            status, outcome, reason, result, message = 500, "failed", "failed", None, None
             try:
                 result = await verb(self, user_name, server_name, **kwargs)
                 status, outcome, reason = 200, "done", ""
@@ -91,8 +95,11 @@ def audited(action, details=None):
                 status = e.status_code
                 outcome = "failed" if status >= 500 else "refused"
                 reason = getattr(e, "audit_reason", None) or _REASONS.get(status, "bad-request")
+                message = _safe_message(e)
                 raise
             finally:
+                extra = details(self, kwargs, result) if details else {}
+                duration = time.perf_counter() - tic
                 audit.record(
                     self.settings.get("eventlog"),
                     self.log,
@@ -103,9 +110,16 @@ def audited(action, details=None):
                     outcome=outcome,
                     reason=reason,
                     status=status,
-                    duration=time.perf_counter() - tic,
-                    **(details(self, kwargs, result) if details else {}),
+                    duration=duration,
+                    **extra,
                 )
+                spawner = getattr(self, "maintained_spawner", None)
+                if spawner is not None and status not in _NOT_IN_HISTORY:
+                    entry = history_entry(action, self.actor(), outcome, reason, status, duration, extra, message)
+                    try:
+                        spawner.history.add(entry)
+                    except Exception as e:  # the answer stands; the event above has it all
+                        self.log.error("Cannot record %s of %s in its history: %s", action, spawner._log_name, e)
 
         return wrapper
 
@@ -127,6 +141,8 @@ class ServerMaintenanceHandler(APIHandler):
         spawner = user.spawners[server_name]
         if not callable(getattr(spawner, "native_restart", None)):
             raise web.HTTPError(400, "This hub's spawner does not support restart and reset.")
+        # The server this request acts on, for its history (@audited).
+        self.maintained_spawner = spawner
         return spawner
 
     def actor(self):
@@ -168,6 +184,17 @@ def _flag(handler, name, default):
     if value in ("0", "false", "no", "off"):
         return False
     raise web.HTTPError(400, "%s", f"?{name}= must be 1 or 0.")
+
+
+def _safe_message(error):
+    """The user-facing message of an HTTPError (the one the response carries)."""
+    message = getattr(error, "message", None) or error.log_message or ""
+    if error.args and "%" in message:
+        try:
+            message = message % error.args
+        except (TypeError, ValueError):
+            pass
+    return message or None
 
 
 def _reset_details(handler, kwargs, result):
@@ -268,6 +295,51 @@ class HomeVolumeAPIHandler(ServerMaintenanceHandler):
         self.write(json.dumps(status))
 
 
+LOGS_TAIL_DEFAULT = 100
+LOGS_TAIL_MAX = 1000
+
+
+def _tail(handler):
+    """?tail=N: a whole number from 1 to LOGS_TAIL_MAX (default LOGS_TAIL_DEFAULT); else a 400."""
+    value = handler.get_argument("tail", None)
+    if value is None:
+        return LOGS_TAIL_DEFAULT
+    value = value.strip()
+    if value.isascii() and value.isdigit() and 1 <= int(value) <= LOGS_TAIL_MAX:
+        return int(value)
+    raise web.HTTPError(400, "%s", f"?tail= must be a whole number from 1 to {LOGS_TAIL_MAX}.")
+
+
+class ServerLogsAPIHandler(ServerMaintenanceHandler):
+    """GET ?tail=N: the last N lines of the server's container log, secrets redacted."""
+
+    @needs_scope("read:servers")
+    async def get(self, user_name, server_name=""):
+        tail = _tail(self)
+        spawner = self.resettable_spawner(user_name, server_name)
+        logs = await spawner.server_logs(tail)
+        logs.update(user=spawner.user.name, server=server_name)
+        self.write(json.dumps(logs))
+
+
+class MaintenanceHistoryAPIHandler(ServerMaintenanceHandler):
+    """GET: the server's last restarts, resets, restores and backup deletions, newest first."""
+
+    @needs_scope("read:servers")
+    async def get(self, user_name, server_name=""):
+        spawner = self.resettable_spawner(user_name, server_name)
+        self.write(
+            json.dumps(
+                {
+                    "user": spawner.user.name,
+                    "server": server_name,
+                    "keep": HISTORY_KEEP,
+                    "entries": spawner.history.newest_first(),
+                }
+            )
+        )
+
+
 _USER = r"/api/users/(?P<user_name>[^/]+)"
 _SERVER = _USER + r"/servers/(?P<server_name>[^/]+)"
 
@@ -282,5 +354,9 @@ extra_handlers = [
     (_SERVER + r"/restore-home-volume", RestoreHomeVolumeAPIHandler),
     (_USER + r"/home-volume-backups/(?P<backup_id>[^/]+)", HomeVolumeBackupAPIHandler),
     (_SERVER + r"/home-volume-backups/(?P<backup_id>[^/]+)", HomeVolumeBackupAPIHandler),
+    (_USER + r"/server-logs", ServerLogsAPIHandler),
+    (_SERVER + r"/server-logs", ServerLogsAPIHandler),
+    (_USER + r"/maintenance-history", MaintenanceHistoryAPIHandler),
+    (_SERVER + r"/maintenance-history", MaintenanceHistoryAPIHandler),
     STATIC_ROUTE,
 ]

@@ -7,13 +7,13 @@ engine.py); see base.py for the layers.
 import inspect
 import time
 
-from jupyterhub.utils import exponential_backoff, make_ssl_context, url_path_join
+from jupyterhub.utils import exponential_backoff, format_exception, make_ssl_context, url_path_join
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Bool, Float, Integer, List, Unicode, default, validate
 
 from . import audit
-from .errors import OperationFailed, WrongServerState
-from .objects import no_auto_remove
+from .errors import NotFound, OperationFailed, WrongServerState
+from .objects import logs_model, no_auto_remove, secret_values
 from .restart_slots import RestartSlots
 from .volumes import VolumeSpawner
 
@@ -458,6 +458,34 @@ class ResettableDockerSpawner(VolumeSpawner):
             raise OperationFailed(
                 f"The server did not answer within {self.http_timeout} seconds after the restart."
             ) from None
+
+    async def server_logs(self, tail):
+        """The last ``tail`` lines of the server's container log, secrets redacted.
+
+        Works while the server runs, and after it stopped as long as its container is
+        there (``remove = False``, or one that exited by itself). Redacted: the values
+        of the container's secret-named environment variables (its API token, which is
+        also its OAuth client secret, and its OAuth client id), the spawner's own token
+        and client id, ``token=`` values, OAuth query values and Authorization headers.
+        """
+        container = await self.engine.inspect_server(self.object_name)
+        logs = await self.engine.server_logs(container["Id"], tail) if container else None
+        if logs is None:
+            raise NotFound(
+                "This server has no container left, so there is no log to show"
+                " (it is removed when the server stops, or it was never started)."
+            )
+        env = (container.get("Config") or {}).get("Env") or []
+        secrets = secret_values(env, [self.api_token, self.oauth_client_id])
+        return logs_model(logs, secrets, tail, container, self._last_start_error())
+
+    def _last_start_error(self):
+        """Why the last start failed, as JupyterHub tells users (None if it did not, or the
+        hub restarted since). Internal details stay in the log."""
+        if not self._failed:
+            return None
+        message, _ = format_exception(self._spawn_future.exception(), only_jupyterhub=True)
+        return message or "JupyterHub gave no reason."
 
 
 def _without_auto_remove(make_host_config):

@@ -25,6 +25,7 @@ def test_wheel_ships_templates(tmp_path):
         "resettable_spawner/static/resettable-home.js",
         "resettable_spawner/static/resettable-home-core.js",
         "resettable_spawner/event-schemas/server-maintenance.yaml",
+        "resettable_spawner/rest-api.yml",  # the OpenAPI document of every endpoint
     } <= names
     # The page's JS is a static module now, no longer inlined from the templates.
     assert "resettable_spawner/templates/resettable-home.js" not in names

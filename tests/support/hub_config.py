@@ -26,6 +26,11 @@ class TestSpawner(resettable_spawner.ResettableDockerSpawner):
       the gap every time.
     - legacy-*: containers created with Docker's auto-remove on, as before it was
       turned off, to test what a restart does with such containers.
+    - leaky-*: the server first prints each kind of secret the logs endpoint must
+      redact (LEAKS: its own API token and OAuth client id, a token= URL, Authorization
+      headers, OAuth query values), then runs as usual.
+    - failing-*: prints the same, then FAILING_LINE on stderr, and exits 3 a few seconds
+      later without ever answering: a server that fails on purpose at start-up.
     """
 
     @default("action_rate_limit")
@@ -41,6 +46,35 @@ class TestSpawner(resettable_spawner.ResettableDockerSpawner):
         await super()._stop_for_restart(container_id)
         if self.user.name.startswith("gappy-"):
             await asyncio.sleep(float(env.get("RS_GAP_SECONDS", "3")))
+
+    async def get_command(self):
+        cmd = await super().get_command()
+        if self.user.name.startswith("leaky-"):
+            return ["sh", "-c", LEAK_SCRIPT + 'exec "$@"', "sh", *cmd]
+        if self.user.name.startswith("failing-"):
+            # Up for a moment without answering, so the hub's spawn is pending until http_timeout.
+            return ["sh", "-c", LEAK_SCRIPT + f"echo '{FAILING_LINE}' >&2; sleep 3; exit 3", "sh", *cmd]
+        return cmd
+
+
+# What leaky-* and failing-* servers print (tests/integration/test_logs_history.py): the
+# values that must never leave the hub, each in the way a real server might log it.
+LEAKS = {
+    "query": "query-secret-7d3f",
+    "header": "header-secret-91ab",
+    "bearer": "bearer-secret-c2e8",
+    "code": "oauth-code-5f10",
+    "state": "oauth-state-a4b6",
+}
+LEAK_SCRIPT = (
+    'echo "api token: $JUPYTERHUB_API_TOKEN"; '
+    'echo "client id: $JUPYTERHUB_CLIENT_ID" >&2; '
+    f'echo "GET /user/x/lab?token={LEAKS["query"]}&next=/ 200"; '
+    f'echo "Authorization: token {LEAKS["header"]}" >&2; '
+    f'echo "{{\'Authorization\': \'Bearer {LEAKS["bearer"]}\'}}"; '
+    f'echo "302 GET /user/x/oauth_callback?code={LEAKS["code"]}&state={LEAKS["state"]}"; '
+)
+FAILING_LINE = "fatal: this server cannot start (on purpose)"
 
 
 def configure(c, spawner_class=TestSpawner):
