@@ -11,10 +11,11 @@ hub-wide sweep (for every server of this hub); it knows nothing of either.
 
 import datetime
 import secrets
+import time
 import uuid
 
 from .engine import active_helpers
-from .errors import NotFound, OperationFailed
+from .errors import BadRequest, NotFound, OperationFailed
 from .objects import (
     BACKUP_OF,
     BACKUP_SCRIPT,
@@ -24,6 +25,11 @@ from .objects import (
     PARTIAL_LABEL,
     PREFIX_LABEL,
     RESTORE_INCOMPLETE_EXIT,
+    EMPTY_SCRIPT,
+    HELPER_ROOT,
+    HUB_LABEL,
+    MISSING_EXIT,
+    OUTSIDE_ROOT_EXIT,
     RESTORE_SCRIPT,
     RESTORING_LABEL,
     SERVER_LABEL,
@@ -34,9 +40,11 @@ from .objects import (
     backups_over_keep,
     derived_name,
     expired_backups,
+    is_leftover_helper,
+    name_stem,
     parse_du,
     restore_mounts,
-    shell,
+    script_argv,
     utcnow,
     valid_backup_id,
 )
@@ -53,9 +61,10 @@ class BackupStore:
     busy = set()
     sizes = {}
 
-    def __init__(self, engine, prefix, log, log_name="hub"):
+    def __init__(self, engine, prefix, hub_id, log, log_name="hub"):
         self.engine = engine
         self.prefix = prefix
+        self.hub_id = hub_id  # objects.hub_identity()
         self.log = log
         self.log_name = log_name
 
@@ -63,6 +72,7 @@ class BackupStore:
         return {
             HELPER_LABEL: kind,
             PREFIX_LABEL: self.prefix,
+            HUB_LABEL: self.hub_id,
             INSTANCE_LABEL: HUB_INSTANCE,
             USER_LABEL: user,
             SERVER_LABEL: server,
@@ -120,28 +130,31 @@ class BackupStore:
 
     # --- making and restoring ---------------------------------------------------
 
-    async def make(self, volume, reason, user, server, retention, image, timeout):
-        """Copy ``volume`` into a new backup volume; return its entry once complete.
+    async def make(self, storage, reason, user, server, retention, image, timeout):
+        """Copy ``storage`` into a new backup volume; return its entry once complete.
 
         The backup volume is created with its labels in the same request as the helper
         that fills it, so it never exists without the helper that marks it partial.
         """
+        volume = storage.name
         now = utcnow()
         token = secrets.token_hex(4)
-        backup = derived_name(volume, "backup", now, token)
+        backup = derived_name(name_stem(volume), "backup", now, token)
         labels = backup_labels(
             volume, user, server, now, now + datetime.timedelta(seconds=retention), self.prefix, reason
         )
+        labels[HUB_LABEL] = self.hub_id
         BackupStore.busy.add(backup)
         try:
             status, out = await self.engine.run_helper(
-                derived_name(volume, "helper", now, token),
+                derived_name(name_stem(volume), "helper", now, token),
                 image,
-                shell(BACKUP_SCRIPT),
-                backup_mounts(volume, backup, labels),
+                script_argv(BACKUP_SCRIPT, storage),
+                backup_mounts(storage, backup, labels),
                 self.helper_labels("backup", user, server, **{PARTIAL_LABEL: backup}),
                 timeout,
             )
+            check_storage_status(status, volume)
             if status != 0:
                 raise OperationFailed(f"Backing up the volume {volume} failed; see the hub log.")
         except BaseException:
@@ -157,16 +170,18 @@ class BackupStore:
         self.log.info("%s: backed up %s into %s (%s bytes)", self.log_name, volume, backup, size)
         return entry
 
-    async def restore(self, backup_id, volume, user, server, image, timeout):
-        """Replace ``volume``'s content by the backup's; NotFound if it is not complete."""
+    async def restore(self, backup_id, storage, user, server, image, timeout):
+        """Replace ``storage``'s content by the backup's; NotFound if it is not complete."""
+        volume = storage.name
         status, _ = await self.engine.run_helper(
-            derived_name(volume, "restore", utcnow(), secrets.token_hex(4)),
+            derived_name(name_stem(volume), "restore", utcnow(), secrets.token_hex(4)),
             image,
-            shell(RESTORE_SCRIPT),
-            restore_mounts(volume, backup_id),
+            script_argv(RESTORE_SCRIPT, storage),
+            restore_mounts(storage, backup_id),
             self.helper_labels("restore", user, server, **{RESTORING_LABEL: volume}),
             timeout,
         )
+        check_storage_status(status, volume)
         if status == RESTORE_INCOMPLETE_EXIT:
             raise NotFound("No such backup for this server.")
         if status != 0:
@@ -174,11 +189,29 @@ class BackupStore:
                 f"Restoring {volume} failed part-way; restore again before starting the server. See the hub log."
             )
 
-    async def remove_stale_restore_helpers(self, volume):
+    async def empty(self, storage, user, server, image, timeout):
+        """Delete every file of ``storage`` and keep the storage itself (folder, volume, driver)."""
+        status, _ = await self.engine.run_helper(
+            derived_name(name_stem(storage.name), "empty", utcnow(), secrets.token_hex(4)),
+            image,
+            script_argv(EMPTY_SCRIPT, storage),
+            [storage.mount(HELPER_ROOT, read_only=False)],
+            self.helper_labels("empty", user, server),
+            timeout,
+        )
+        check_storage_status(status, storage.name)
+        if status != 0:
+            raise OperationFailed(f"Emptying {storage.name} failed; see the hub log.")
+
+    def _is_leftover(self, helper, grace):
+        labels = {**helper["labels"], "_name": helper["name"]}
+        return is_leftover_helper(labels, helper["created"], time.time(), self.hub_id, HUB_INSTANCE, active_helpers, grace)
+
+    async def remove_stale_restore_helpers(self, volume, grace):
         """A restore helper left by a hub that died must not keep writing meanwhile."""
         stale = await self.engine.list_helpers([f"{RESTORING_LABEL}={volume}", f"{PREFIX_LABEL}={self.prefix}"])
         for h in stale:
-            if h["name"] in active_helpers:
+            if not self._is_leftover(h, grace):
                 continue
             self.log.warning("%s: removing a restore helper left by an earlier hub: %s", self.log_name, h["name"])
             await self.engine.remove_helper(h["id"])
@@ -198,18 +231,21 @@ class BackupStore:
             self.log.info("%s: removed backups beyond backup_keep=%s: %s", self.log_name, keep, removed)
         return removed
 
-    async def sweep(self):
+    async def sweep(self, grace):
         """Hub-wide: remove leftovers of a hub that died mid-copy, then expired backups.
 
-        Only objects labelled with this hub's prefix are considered. Helpers that no
-        operation of this process uses go, with the partial backups they were
-        filling. Idempotent; logs errors and never raises.
+        Only objects labelled with this hub's prefix are considered. This hub's helpers
+        that no operation of this process uses go at once, another hub's once older
+        than ``grace`` seconds (``is_leftover_helper``), each with the partial backup
+        it was filling. Expired complete backups go whichever hub made them.
+        Idempotent; logs errors and never raises.
         """
-        removed = []
+        removed, foreign = [], 0
         try:
             for h in await self.engine.list_helpers([HELPER_LABEL, f"{PREFIX_LABEL}={self.prefix}"]):
                 labels = h["labels"]
-                if labels.get(INSTANCE_LABEL) == HUB_INSTANCE and h["name"] in active_helpers:
+                if not self._is_leftover(h, grace):
+                    foreign += labels.get(HUB_LABEL) != self.hub_id
                     continue
                 try:
                     await self.engine.remove_helper(h["id"])
@@ -231,6 +267,16 @@ class BackupStore:
                     removed.append(b["id"])
             if removed:
                 self.log.info("sweep: removed %s", ", ".join(removed))
+            if foreign:
+                self.log.info("sweep: left %d helper(s) of another hub with this prefix alone", foreign)
         except Exception as e:
             self.log.error("sweep of backups failed: %s", e)
         return removed
+
+
+def check_storage_status(status, name):
+    """The helper scripts' own refusals (objects.py), as errors for users."""
+    if status == OUTSIDE_ROOT_EXIT:
+        raise BadRequest(f"{name} does not resolve inside an allowed host root; nothing was changed.")
+    if status == MISSING_EXIT:
+        raise NotFound(f"The volume {name} does not exist.")

@@ -14,13 +14,15 @@ removing something already gone succeeds.
 """
 
 import asyncio
+import http.client
 import os
 import time
 
 import requests
+import urllib3
 from docker.errors import APIError, DockerException
 
-from .errors import DockerUnreachable, OperationFailed, VolumeInUse
+from .errors import DockerUnreachable, EngineTimeout, OperationFailed, VolumeInUse
 from .objects import helper_spec, parse_docker_log
 
 # Names of the helper containers this hub process is running: the sweep leaves them alone.
@@ -44,8 +46,8 @@ class Engine:
     Helpers (short-lived containers that mount volumes where they live):
       - ``run_helper(name, image, command, mounts, labels, timeout)``: run to its end,
         return ``(exit status, stdout)``, always removed afterwards;
-      - ``list_helpers(labels)``: ``[{"id", "name", "labels"}]``, including those of a
-        hub that died; ``remove_helper(helper_id)``.
+      - ``list_helpers(labels)``: ``[{"id", "name", "labels", "created"}]`` (created in
+        Unix seconds), including those of a hub that died; ``remove_helper(helper_id)``.
     Logs:
       - ``server_logs(name, tail)``: the last ``tail`` lines the server's object wrote,
         stdout and stderr in the order written, as ``{"lines": [{"time", "text"}],
@@ -243,18 +245,19 @@ class DockerEngine(Engine):
                 result = await self.call("wait", container_id, timeout=timeout, long=True)
             except APIError as e:
                 raise self.failure("wait for a helper container", e) from None
-            except DockerUnreachable:
-                raise
-            except Exception as e:  # a read timeout: the helper ran too long
-                self.log.error("%s: helper %s did not finish: %s", self.log_name, name, e)
+            except EngineTimeout:  # the engine answers; the helper ran too long
+                self.log.error("%s: helper %s did not finish within %ss", self.log_name, name, timeout)
                 raise OperationFailed(
                     f"Copying took longer than {timeout:.0f} seconds and was stopped."
                 ) from None
             status = result.get("StatusCode", -1)
-            out = (await self.call("logs", container_id, stdout=True, stderr=False)).decode(errors="replace")
-            if status != 0:
-                err = (await self.call("logs", container_id, stdout=False, stderr=True)).decode(errors="replace")
-                self.log.error("%s: helper %s exited with %s: %s", self.log_name, name, status, err[-2000:])
+            try:
+                out = (await self.call("logs", container_id, stdout=True, stderr=False)).decode(errors="replace")
+                if status != 0:
+                    err = (await self.call("logs", container_id, stdout=False, stderr=True)).decode(errors="replace")
+                    self.log.error("%s: helper %s exited with %s: %s", self.log_name, name, status, err[-2000:])
+            except APIError as e:
+                raise self.failure("read a helper container's output", e) from None
             return status, out
         finally:
             try:
@@ -269,7 +272,12 @@ class DockerEngine(Engine):
         except APIError as e:
             raise self.failure("list helper containers", e) from None
         return [
-            {"id": h["Id"], "name": (h.get("Names") or ["/?"])[0].lstrip("/"), "labels": h.get("Labels") or {}}
+            {
+                "id": h["Id"],
+                "name": (h.get("Names") or ["/?"])[0].lstrip("/"),
+                "labels": h.get("Labels") or {},
+                "created": h.get("Created", 0),  # Unix seconds
+            }
             for h in found
         ]
 

@@ -9,6 +9,7 @@ take rendered names and never build one from a user name.
 """
 
 import datetime
+import hashlib
 import os
 import re
 import string
@@ -33,6 +34,9 @@ PARTIAL_LABEL = "resettable-spawner.partial-backup"
 RESTORING_LABEL = "resettable-spawner.restoring"
 # On helpers: the hub process that made them, so a new hub knows they are leftovers.
 INSTANCE_LABEL = "resettable-spawner.hub-instance"
+# On helpers and backups: the hub that made them (hub_identity()), stable across its
+# restarts, so that two hubs with one prefix on one engine tell their objects apart.
+HUB_LABEL = "resettable-spawner.hub"
 
 COMPLETE_MARKER = ".resettable-spawner-complete"
 DATA_DIR = "data"
@@ -44,21 +48,37 @@ PER_SERVER_FIELDS = frozenset(
 
 _BACKUP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 
-# Helper scripts. The backup copies the whole tree (owner, modes, times, symlinks, hard
-# links, dotfiles, empty directories) into data/, then marks it complete and prints its size.
+# Helper scripts: fixed text, run as ``sh -c SCRIPT sh RELATIVE_PATH``; no name is ever
+# part of a script. The storage is mounted at /host (a volume at /host/volume, or a host
+# root at /host), and every script first resolves /host/$1, following symlinks, and
+# refuses anything that does not resolve strictly inside /host (exit 4) or is not a
+# folder (exit 5): a symlink can never lead a helper out of the storage it was given.
+HELPER_ROOT = "/host"
+_RESOLVE = (
+    f'p=$(realpath -m -- "{HELPER_ROOT}/$1") || exit 4; '
+    f'case "$p" in {HELPER_ROOT}/?*) ;; *) exit 4;; esac; '
+    'test -d "$p" || exit 5; '
+)
+_EMPTY = 'find "$p" -mindepth 1 -maxdepth 1 -exec rm -rf {} +; '
+# The backup copies the whole tree (owner, modes, times, symlinks, hard links, dotfiles,
+# empty directories) into data/, then marks it complete and prints its size.
 BACKUP_SCRIPT = (
-    f"set -e; cp -a /source /backup/{DATA_DIR}; touch /backup/{COMPLETE_MARKER}; "
+    f'set -e; {_RESOLVE}cp -a "$p" /backup/{DATA_DIR}; touch /backup/{COMPLETE_MARKER}; '
     f"du -sb /backup/{DATA_DIR}"
 )
 # Exit 3: the backup is not complete; nothing in the target was touched.
 RESTORE_SCRIPT = (
-    f"set -e; test -f /backup/{COMPLETE_MARKER} || exit 3; "
-    "find /target -mindepth 1 -maxdepth 1 -exec rm -rf {} +; "
-    f"cp -a /backup/{DATA_DIR}/. /target/; "
-    f"chown --reference=/backup/{DATA_DIR} /target; chmod --reference=/backup/{DATA_DIR} /target; "
-    f"touch -r /backup/{DATA_DIR} /target"
+    f"set -e; {_RESOLVE}test -f /backup/{COMPLETE_MARKER} || exit 3; {_EMPTY}"
+    f'cp -a /backup/{DATA_DIR}/. "$p"/; '
+    f'chown --reference=/backup/{DATA_DIR} "$p"; chmod --reference=/backup/{DATA_DIR} "$p"; '
+    f'touch -r /backup/{DATA_DIR} "$p"'
 )
+# A reset of storage that removing the volume would not empty: the files go, the folder
+# (and the volume's driver, options and labels) stay.
+EMPTY_SCRIPT = f"set -e; {_RESOLVE}{_EMPTY}"
 RESTORE_INCOMPLETE_EXIT = 3
+OUTSIDE_ROOT_EXIT = 4
+MISSING_EXIT = 5
 
 
 def utcnow():
@@ -99,27 +119,68 @@ def is_host_path(source):
     return source.startswith(("/", ".", "~"))
 
 
-def describe_volumes(entries, home_mount_path):
-    """The named volumes a server mounts, from ``(template, name, mount_path, read_only)``.
+def host_root_of(path, roots):
+    """The root of ``roots`` that ``path`` lies strictly inside (lexically), or None.
+
+    ``..`` is resolved first, so ``/srv/homes/../etc`` is not inside ``/srv/homes``.
+    Symlinks cannot be resolved here (the hub may not see the host's files): every
+    helper resolves them itself and refuses a path that leaves its root.
+    """
+    if not os.path.isabs(path):
+        return None
+    path = os.path.normpath(path)
+    for root in roots:
+        root = os.path.normpath(root)
+        if path != root and path.startswith(root.rstrip("/") + "/"):
+            return root
+    return None
+
+
+def describe_volumes(entries, home_mount_path, host_roots=()):
+    """The volumes a server mounts, from ``(template, name, mount_path, read_only)``.
 
     Resettable: a per-user or per-server template, mounted read-write. Shared volumes
-    (no such field) and read-only mounts are listed but never resettable.
+    (no such field) and read-only mounts are listed but never resettable. Host paths
+    (``kind: host-path``) are listed too, and resettable only when they also lie
+    strictly inside one of ``host_roots``.
     """
     seen, out = set(), []
     for template, name, mount_path, read_only in entries:
-        if is_host_path(name) or name in seen:
+        if name in seen:
             continue
         seen.add(name)
         mount_path = os.path.normpath(mount_path)
+        host_path = is_host_path(name)
+        resettable = is_per_server_template(template) and not read_only
+        if host_path:
+            resettable = resettable and host_root_of(name, host_roots) is not None
         out.append(
             {
                 "name": name,
+                "kind": "host-path" if host_path else "volume",
                 "mount_path": mount_path,
                 "home": mount_path == home_mount_path,
-                "resettable": is_per_server_template(template) and not read_only,
+                "resettable": resettable,
             }
         )
     return sorted(out, key=lambda v: (not v["home"], v["mount_path"]))
+
+
+def is_driver_backed(volume):
+    """A volume whose data removing it would not delete: another driver, or ``local`` with options.
+
+    ``docker volume rm`` of an NFS (``type=nfs``) or bind-backed (``o=bind``) local
+    volume, or of a plugin's volume, removes its definition and leaves the files.
+    """
+    return (volume.get("Driver") or "local") != "local" or bool(volume.get("Options"))
+
+
+def name_stem(name):
+    """A volume-name-safe stem for derived names: the volume's name, or one made from a host path."""
+    if _BACKUP_ID.match(name) and len(name) <= 120:
+        return name
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_.-")[-80:] or "path"
+    return f"host_{slug}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def derived_name(volume, kind, now, token):
@@ -188,6 +249,30 @@ def backups_over_keep(backups, keep, protect=()):
     return out
 
 
+def hub_identity(cookie_secret):
+    """A hub's stable identity, from its cookie secret (never the secret itself).
+
+    Two hubs never share a cookie secret, and one hub keeps its secret across
+    restarts (``cookie_secret_file``), so this tells hubs apart and recognises a hub
+    that restarted.
+    """
+    return hashlib.sha256(b"resettable-spawner hub\0" + (cookie_secret or b"")).hexdigest()[:16]
+
+
+def is_leftover_helper(labels, created, now, hub_id, instance, active, grace):
+    """Whether the sweep of hub ``hub_id`` (process ``instance``) may remove this helper.
+
+    Its own hub's helpers are leftovers unless this very process runs them (``active``,
+    names of helpers in use): those of an earlier process of the same hub died with it.
+    Another hub's helper is left alone while it may still be running: no live hub lets a
+    helper run past ``backup_helper_timeout``, so one older than that plus a margin
+    (``grace``) belongs to a hub that is gone, and any hub removes it.
+    """
+    if labels.get(HUB_LABEL) == hub_id:
+        return not (labels.get(INSTANCE_LABEL) == instance and labels.get("_name") in active)
+    return now - created > grace
+
+
 def valid_backup_id(backup_id):
     return bool(backup_id) and bool(_BACKUP_ID.match(backup_id))
 
@@ -210,36 +295,65 @@ def helper_spec(image, name, argv, labels):
     }
 
 
-def shell(script):
-    """The argv of a helper that runs one of the fixed scripts above."""
-    return ["/bin/sh", "-c", script]
+class Storage:
+    """Where one of a server's volumes keeps its data, as a helper mounts it.
+
+    A named volume is mounted itself; a host path is reached through the host root it
+    lies in (``host_root``), so that the helper can check where its symlinks lead.
+    """
+
+    def __init__(self, name, host_root=None):
+        self.name = name
+        self.host_root = host_root
+
+    @property
+    def relative_path(self):
+        """The argument of a helper script: the data's path below HELPER_ROOT."""
+        return os.path.relpath(self.name, self.host_root) if self.host_root else "volume"
+
+    def mount(self, at, read_only):
+        """The mount that puts the data at ``at/<relative_path>``."""
+        if self.host_root:
+            return Mount(at, self.host_root, type="bind", read_only=read_only)
+        return Mount(f"{at}/volume", self.name, type="volume", read_only=read_only, no_copy=True)
+
+    def __repr__(self):
+        return f"Storage({self.name!r}, host_root={self.host_root!r})"
 
 
-def backup_mounts(volume, backup, labels):
-    """The original read-only at /source; the backup at /backup, created with its labels.
+def script_argv(script, storage):
+    """The argv of a helper running one of the fixed scripts on ``storage``."""
+    return ["/bin/sh", "-c", script, "sh", storage.relative_path]
+
+
+def backup_mounts(storage, backup, labels):
+    """The original read-only at /host; the backup at /backup, created with its labels.
 
     Docker creates the backup volume in the same request as the helper container, so
     a backup volume never exists without the helper that marks it partial.
     """
     return [
-        Mount("/source", volume, type="volume", read_only=True, no_copy=True),
+        storage.mount(HELPER_ROOT, read_only=True),
         Mount("/backup", backup, type="volume", no_copy=True, labels=labels),
     ]
 
 
-def restore_mounts(volume, backup):
+def restore_mounts(storage, backup):
     return [
         Mount("/backup", backup, type="volume", read_only=True, no_copy=True),
-        Mount("/target", volume, type="volume", no_copy=True),
+        storage.mount(HELPER_ROOT, read_only=False),
     ]
 
 
-def size_mounts_and_paths(volumes, backups):
-    """Mount each volume read-only under /v/<i>; a backup's size is that of its data/."""
+def size_mounts_and_paths(storages, backups):
+    """Mount each storage read-only under /v/<i>; a backup's size is that of its data/."""
     mounts, paths = [], {}
-    for i, name in enumerate(list(volumes) + list(backups)):
+    for i, storage in enumerate(storages):
+        mounts.append(storage.mount(f"/v/{i}", read_only=True))
+        paths[f"/v/{i}/{storage.relative_path}"] = storage.name
+    for i, name in enumerate(backups, start=len(storages)):
         mounts.append(Mount(f"/v/{i}", name, type="volume", read_only=True, no_copy=True))
-        paths[f"/v/{i}/{DATA_DIR}" if i >= len(volumes) else f"/v/{i}"] = name
+        paths[f"/v/{i}/{DATA_DIR}"] = name
     return mounts, paths
 
 
@@ -293,6 +407,7 @@ def status_model(home, home_mount_path, volumes, backups, state, pending, policy
             "name": home,
             "exists": any(v["exists"] for v in volumes if v["name"] == home),
             "mount_path": home_mount_path,
+            "resettable": any(v["resettable"] for v in volumes if v["name"] == home),
         },
         "kept_volumes": kept_volumes(volumes),
         "state": state,
@@ -313,7 +428,7 @@ def actions_model(status, may_restart, may_reset, may_delete_backup):
     stopped = may_reset and status["state"] == "stopped"
     return {
         "restart": may_restart and status["state"] == "running",
-        "reset": stopped and status["volume"]["exists"],
+        "reset": stopped and status["volume"]["exists"] and status["volume"]["resettable"],
         # Any resettable volume can be reset (the dialog lets the user choose).
         "reset_volumes": stopped and any(v["resettable"] and v["exists"] for v in status["volumes"]),
         "restore": stopped and bool(status["backups"]),

@@ -18,6 +18,7 @@ import logging
 from types import SimpleNamespace
 
 from .backups import BackupStore
+from .objects import hub_identity
 
 log = logging.getLogger("JupyterHub")
 
@@ -60,11 +61,12 @@ async def _sweep_forever(app, poll_interval):
         # Settings only: DockerSpawner renders its container name whenever ``image`` is
         # configured, which needs a user name; the sweep never uses that name.
         settings = spawner_class(config=app.config, log=app.log, user=_NOBODY)
-        store = BackupStore(settings.make_engine(log_name="sweep"), settings.prefix, app.log, "sweep")
+        hub_id = hub_identity(app.cookie_secret)
+        store = BackupStore(settings.make_engine(log_name="sweep"), settings.prefix, hub_id, app.log, "sweep")
     except Exception:
         log.exception("resettable-spawner: cannot start the hub-wide sweep")
         return
     log.info("resettable-spawner: hub-wide sweep started at hub start-up")
     while True:
-        await store.sweep()  # logs its errors, never raises
+        await store.sweep(settings.helper_grace_seconds)  # logs its errors, never raises
         await asyncio.sleep(settings.backup_prune_interval)

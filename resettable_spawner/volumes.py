@@ -11,7 +11,7 @@ import os
 import secrets
 import time
 
-from traitlets import Bool, Float, Integer, Unicode, validate
+from traitlets import Bool, Float, Integer, List, Unicode, validate
 
 from .backups import BackupStore
 from .base import EngineSpawner
@@ -23,7 +23,24 @@ from .errors import (
     VolumeInUse,
     WrongServerState,
 )
-from .objects import describe_volumes, derived_name, parse_du, public, size_mounts_and_paths, status_model, utcnow
+from .objects import (
+    Storage,
+    derived_name,
+    describe_volumes,
+    host_root_of,
+    hub_identity,
+    is_driver_backed,
+    is_host_path,
+    name_stem,
+    parse_du,
+    public,
+    size_mounts_and_paths,
+    status_model,
+    utcnow,
+)
+
+# Seconds beyond backup_helper_timeout after which another hub's helper is surely orphaned.
+HELPER_GRACE_MARGIN = 60
 
 # States in which a container still holds its volumes and must not be removed.
 LIVE_CONTAINER_STATES = ("Running", "Restarting", "Paused")
@@ -49,6 +66,29 @@ class VolumeSpawner(EngineSpawner):
         if not path.startswith("/"):
             raise ValueError(f"home_mount_path must be an absolute path, got {path!r}")
         return os.path.normpath(path)
+
+    host_home_roots = List(
+        Unicode(),
+        config=True,
+        help="""Host folders under which per-user host paths may be reset, backed up and restored.
+
+        Empty (the default): a host path in ``volumes`` (``{"/srv/homes/{username}":
+        "/home/jovyan"}``) is listed but never resettable. A host path becomes
+        resettable when its template has a per-user or per-server field and its
+        rendered path lies strictly inside one of these roots. Helpers mount the root
+        and refuse a path that resolves outside it, symlinks included, so a link can
+        never lead a reset out of the root. A reset empties the folder and keeps it.
+        """,
+    )
+
+    @validate("host_home_roots")
+    def _validate_host_home_roots(self, proposal):
+        roots = []
+        for root in proposal.value:
+            if not os.path.isabs(root) or os.path.normpath(root) == "/":
+                raise ValueError(f"host_home_roots must be absolute folders other than /, got {root!r}")
+            roots.append(os.path.normpath(root))
+        return roots
 
     backup_before_reset = Bool(
         True,
@@ -116,8 +156,14 @@ class VolumeSpawner(EngineSpawner):
     def backups(self):
         """This hub's backups on this spawner's engine."""
         if self._backups is None:
-            self._backups = BackupStore(self.engine, self.prefix, self.log, self._log_name)
+            hub_id = hub_identity(self.user.settings.get("cookie_secret"))
+            self._backups = BackupStore(self.engine, self.prefix, hub_id, self.log, self._log_name)
         return self._backups
+
+    @property
+    def helper_grace_seconds(self):
+        """How old another hub's helper must be before this hub's sweep removes it."""
+        return self.backup_helper_timeout + HELPER_GRACE_MARGIN
 
     @property
     def _helper_image(self):
@@ -146,7 +192,13 @@ class VolumeSpawner(EngineSpawner):
 
     def server_volumes(self):
         """This server's named volumes: name, mount path, whether home, whether resettable."""
-        return describe_volumes(self._volume_entries(), self.home_mount_path)
+        return describe_volumes(self._volume_entries(), self.home_mount_path, self.host_home_roots)
+
+    def storage_of(self, name):
+        """Where a volume of this server keeps its data, for the helpers."""
+        if is_host_path(name):
+            return Storage(name, host_root_of(name, self.host_home_roots))
+        return Storage(name)
 
     def per_user_volume_names(self):
         """Names of the per-user (resettable) volumes; shared volumes are never among them."""
@@ -174,6 +226,11 @@ class VolumeSpawner(EngineSpawner):
                     f"No home volume is configured for this server (nothing is mounted at {self.home_mount_path})."
                 )
             if home not in self.per_user_volume_names():
+                if is_host_path(home):
+                    raise BadRequest(
+                        f"The home folder {home} is a host path that is shared, read-only or outside"
+                        " host_home_roots, and cannot be reset."
+                    )
                 raise BadRequest(f"The home volume {home} is shared or read-only and cannot be reset.")
             return [home]
         resettable = set(self.per_user_volume_names())
@@ -184,7 +241,28 @@ class VolumeSpawner(EngineSpawner):
         return chosen
 
     async def _volume_exists(self, name):
-        return await self.engine.inspect_volume(name) is not None
+        # A host path is taken to exist (Docker creates it at the first start, and a reset
+        # empties it rather than removing it); a helper that finds it missing says so (404).
+        return is_host_path(name) or await self.engine.inspect_volume(name) is not None
+
+    async def _reset_storage(self, name):
+        """Empty a volume as a freshly created one is, on the same storage.
+
+        A plain local volume is removed (the fast path; the next start creates it
+        anew). Removing one with another driver or with options (NFS, bind) would
+        remove its definition and leave its files, and the next start would create a
+        plain local volume in its place, off the operator's storage; such volumes, and
+        host paths, are emptied in place instead: driver, options and labels stay.
+        Returns how: "removed" or "emptied".
+        """
+        volume = None if is_host_path(name) else await self.engine.inspect_volume(name)
+        if volume is not None and not is_driver_backed(volume):
+            await self.engine.remove_volume(name)
+            return "removed"
+        await self.backups.empty(
+            self.storage_of(name), *self._server_key, self._helper_image, self.backup_helper_timeout
+        )
+        return "emptied"
 
     async def _container_if_stopped(self, what):
         """The server's stopped container (or None); WrongServerState while it runs."""
@@ -257,7 +335,7 @@ class VolumeSpawner(EngineSpawner):
                         continue  # its real content is in the interrupted restore's backups
                     made.append(
                         await self.backups.make(
-                            name, "reset", user, server, self.backup_retention,
+                            self.storage_of(name), "reset", user, server, self.backup_retention,
                             self._helper_image, self.backup_helper_timeout,
                         )
                     )
@@ -276,7 +354,7 @@ class VolumeSpawner(EngineSpawner):
                 self.operation.step("reset", step="delete", volumes=targets, backups=[b["id"] for b in made])
             for name in targets:
                 try:
-                    await self.engine.remove_volume(name)
+                    await self._reset_storage(name)
                 except VolumeInUse:
                     what = "home volume" if name == home else "volume"
                     raise VolumeInUse(name, f"The {what} {name} is in use by another container.") from None
@@ -347,19 +425,20 @@ class VolumeSpawner(EngineSpawner):
                         replaced = None
             elif exists:
                 replaced = await self.backups.make(
-                    volume, "restore", user, server, self.backup_retention,
+                    self.storage_of(volume), "restore", user, server, self.backup_retention,
                     self._helper_image, self.backup_helper_timeout,
                 )
                 BackupStore.busy.add(replaced["id"])
-            await self.backups.remove_stale_restore_helpers(volume)
+            await self.backups.remove_stale_restore_helpers(volume, self.helper_grace_seconds)
             if not exists:
+                # Gone altogether (its storage issue is the operator's): a plain local volume.
                 await self.engine.create_volume(volume)
             self.operation.step(
                 "restore", volume=volume, backup=b["id"], replaced_backup=replaced["id"] if replaced else None
             )
             try:
                 await self.backups.restore(
-                    b["id"], volume, user, server, self._helper_image, self.backup_helper_timeout
+                    b["id"], self.storage_of(volume), user, server, self._helper_image, self.backup_helper_timeout
                 )
             except NotFound:
                 self.operation.clear()
@@ -414,7 +493,9 @@ class VolumeSpawner(EngineSpawner):
             if not await self._volume_exists(name):
                 continue
             try:
-                await self.engine.remove_volume(name)
+                # Its data too, not only a driver-backed volume's definition.
+                if await self._reset_storage(name) == "emptied" and not is_host_path(name):
+                    await self.engine.remove_volume(name)
             except Exception as e:
                 self.log.error("%s: cannot remove volume %s: %s", self._log_name, name, e)
                 continue
@@ -460,8 +541,8 @@ class VolumeSpawner(EngineSpawner):
         todo_b = [b for b in backups if b not in BackupStore.sizes]
         measured = {}
         if todo_v or todo_b:
-            mounts, paths = size_mounts_and_paths(todo_v, todo_b)
-            name = derived_name((todo_v or todo_b)[0], "sizes", utcnow(), secrets.token_hex(4))
+            mounts, paths = size_mounts_and_paths([self.storage_of(v) for v in todo_v], todo_b)
+            name = derived_name(name_stem((todo_v or todo_b)[0]), "sizes", utcnow(), secrets.token_hex(4))
             _, out = await self.engine.run_helper(
                 name,
                 self._helper_image,

@@ -8,15 +8,21 @@ restore) on this venv's JupyterHub only. Files are compared with ``find -printf`
 
 import threading
 import time
-import uuid
 
 import pytest
 
 from tests.support.dockerutil import docker_escape, volume_names
 from tests.support.hubproc import PREFIX, cleanup_docker, hub_pythons, make_hub, quote, running_hub
-
-BACKUP_OF = "resettable-spawner.backup-of"
-
+from tests.support.volumes import (
+    BACKUP_OF,
+    backups_of,
+    call_surviving,
+    fill,
+    fill_big,
+    helpers,
+    listing,
+    run_in,
+)
 
 def vol(user, kind, server=""):
     return f"{PREFIX}-{docker_escape(user)}--{docker_escape(server)}-{kind}"
@@ -30,75 +36,7 @@ def path(user, action, server=""):
     return f"{base}/{action}"
 
 
-def run_in(docker, image, volume, script, mount="/v", read_only=False):
-    """Run a shell script as root in a throwaway container with the volume mounted."""
-    c = docker.containers.run(
-        image,
-        ["/bin/sh", "-c", script],
-        entrypoint=[],
-        user="root",
-        volumes={volume: {"bind": mount, "mode": "ro" if read_only else "rw"}},
-        name=f"{PREFIX}-probe-{uuid.uuid4().hex[:8]}",
-        network_disabled=True,
-        detach=True,
-    )
-    try:
-        status = c.wait(timeout=300)["StatusCode"]
-        out = c.logs(stdout=True, stderr=False).decode()
-        assert status == 0, c.logs().decode()
-    finally:
-        c.remove(force=True)
-    return out
 
-
-TREE_SCRIPT = """
-set -e
-cd /v
-mkdir -p notebooks/deep/er emptydir rootdir
-printf 'print(1)\\n' > notebooks/a.py
-head -c 100000 /dev/urandom > notebooks/deep/er/blob.bin
-printf 'secret' > .a
-printf 'x' > notebooks/deep/.hidden
-ln notebooks/a.py hardlink.py
-ln -s notebooks/deep/er/blob.bin link-to-blob
-ln -s /nonexistent dangling
-chown -R 1000:100 /v
-chmod 700 notebooks/deep
-chmod 640 .a
-chmod 4755 notebooks/a.py
-printf 'owned by root' > rootdir/rootfile
-chown -R 0:0 rootdir
-chmod 600 rootdir/rootfile
-touch -d '2020-01-02 03:04:05' notebooks/deep/er/blob.bin
-"""
-
-LISTING_SCRIPT = (
-    "cd /v && find . -printf '%p|%U|%G|%m|%y|%l|%n|%T@\\n' | sort && "
-    "find . -type f -exec sha256sum {} + | sort -k2"
-)
-
-
-def listing(docker, image, volume):
-    return run_in(docker, image, volume, LISTING_SCRIPT, read_only=True)
-
-
-def fill(docker, image, volume, script=TREE_SCRIPT):
-    run_in(docker, image, volume, script)
-
-
-def backups_of(docker, volume):
-    return sorted(
-        v.name for v in docker.volumes.list(filters={"label": f"{BACKUP_OF}={volume}"})
-    )
-
-
-def helpers(docker):
-    """Our helper containers, as the Engine lists them (no per-container inspect, no race)."""
-    return [
-        c
-        for c in docker.api.containers(all=True, filters={"label": "resettable-spawner.helper"})
-        if c["Names"][0].lstrip("/").startswith(PREFIX)
-    ]
 
 
 @pytest.fixture(scope="module", params=sorted(hub_pythons()))
@@ -393,17 +331,6 @@ def test_retention_sweep_removes_expired_backups(tmp_path_factory, docker, image
 # --- crash safety: SIGKILL the hub while a backup copies ------------------------------
 
 
-def fill_big(docker, image, volume):
-    """768 MiB in 48 files owned by uid 1000: big enough that a copy takes a few seconds here."""
-    fill(
-        docker,
-        image,
-        volume,
-        "set -e; mkdir /v/big; i=0; while [ $i -lt 48 ]; do head -c 16777216 /dev/urandom > /v/big/f$i; i=$((i+1)); done;"
-        " chown -R 1000:100 /v; sync",
-    )
-
-
 def test_hub_killed_during_backup(tmp_path_factory, docker, image, username):
     hub = make_hub(tmp_path_factory, image, "crash-hub")
     try:
@@ -412,7 +339,7 @@ def test_hub_killed_during_backup(tmp_path_factory, docker, image, username):
         fill_big(docker, image, home)
         before = listing(docker, image, home)
         responses = []
-        caller = threading.Thread(target=lambda: responses.append(_safe(lambda: reset(hub, username))))
+        caller = threading.Thread(target=lambda: responses.append(call_surviving(lambda: reset(hub, username))))
         caller.start()
         hub.wait_for(lambda: helpers(docker) and backups_of(docker, home), timeout=30, interval=0.05)
         time.sleep(0.5)
@@ -442,13 +369,6 @@ def test_hub_killed_during_backup(tmp_path_factory, docker, image, username):
         cleanup_docker(docker)
 
 
-def _safe(fn):
-    try:
-        return fn()
-    except Exception as e:  # the hub died under the request
-        return e
-
-
 def test_hub_killed_during_restore(tmp_path_factory, docker, image, username):
     """The server never starts on a half-restored volume; both backups survive; a retry works."""
     hub = make_hub(tmp_path_factory, image, "restore-crash-hub")
@@ -463,7 +383,7 @@ def test_hub_killed_during_restore(tmp_path_factory, docker, image, username):
         fill(docker, image, home, "echo newer > /v/newer; chown -R 1000:100 /v")
         newer = listing(docker, image, home)
 
-        caller = threading.Thread(target=lambda: _safe(lambda: restore(hub, username, backup_id)))
+        caller = threading.Thread(target=lambda: call_surviving(lambda: restore(hub, username, backup_id)))
         caller.start()
         restoring = lambda: [c for c in helpers(docker) if c["Labels"].get("resettable-spawner.helper") == "restore"]
         hub.wait_for(restoring, timeout=60, interval=0.05)

@@ -24,6 +24,7 @@ class TestSpawner(resettable_spawner.ResettableDockerSpawner):
       is down only briefly, so a 1 s poll catches it only now and then; for these
       users a pause of RS_GAP_SECONDS follows the real stop, so the hub's poll sees
       the gap every time.
+    - outside-*: with RS_HOST_HOME_BASE, a host-path home outside host_home_roots.
     - legacy-*: containers created with Docker's auto-remove on, as before it was
       turned off, to test what a restart does with such containers.
     - leaky-*: the server first prints each kind of secret the logs endpoint must
@@ -41,6 +42,13 @@ class TestSpawner(resettable_spawner.ResettableDockerSpawner):
         if method == "create_container" and self.user.name.startswith("legacy-"):
             kwargs["host_config"]["AutoRemove"] = True
         return super()._docker(method, *args, **kwargs)
+
+    @default("volumes")
+    def _default_volumes(self):
+        # Only where configure() leaves volumes unset (RS_HOST_HOME_BASE): host-path
+        # homes, allowed under <base>/homes; outside-* users' lie outside the roots.
+        where = "outside" if self.user.name.startswith("outside-") else "homes"
+        return {os.path.join(env["RS_HOST_HOME_BASE"], where, "{username}"): "/home/jovyan"}
 
     async def _stop_for_restart(self, container_id):
         await super()._stop_for_restart(container_id)
@@ -110,11 +118,15 @@ def configure(c, spawner_class=TestSpawner):
     c.DockerSpawner.remove = env.get("RS_REMOVE") == "1"
     c.DockerSpawner.prefix = env["RS_PREFIX"]
     c.DockerSpawner.name_template = "{prefix}-{username}--{servername}"
-    c.DockerSpawner.volumes = {
-        "{prefix}-{username}--{servername}-home": "/home/jovyan",
-        "{prefix}-{username}--{servername}-workspace": "/home/jovyan/work",
-        "{prefix}-{username}--{servername}-cache": "/home/jovyan/.cache",
-    }
+    if env.get("RS_HOST_HOME_BASE"):
+        # Host-path homes (TestSpawner's volumes default), resettable under <base>/homes.
+        c.ResettableDockerSpawner.host_home_roots = [os.path.join(env["RS_HOST_HOME_BASE"], "homes")]
+    else:
+        c.DockerSpawner.volumes = {
+            "{prefix}-{username}--{servername}-home": "/home/jovyan",
+            "{prefix}-{username}--{servername}-workspace": "/home/jovyan/work",
+            "{prefix}-{username}--{servername}-cache": "/home/jovyan/.cache",
+        }
     c.ResettableDockerSpawner.restart_timeout = int(env.get("RS_RESTART_TIMEOUT", "10"))
     if env.get("RS_MAX_CONCURRENT_RESTARTS"):
         c.ResettableDockerSpawner.max_concurrent_restarts = int(env["RS_MAX_CONCURRENT_RESTARTS"])

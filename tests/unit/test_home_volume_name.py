@@ -50,12 +50,29 @@ def test_mounts_of_type_volume_count():
 
 @pytest.mark.parametrize(
     "volumes",
-    [{}, {"/srv/homes/{username}": "/home/jovyan"}, {"x-{username}": "/home/jovyan/work"}],
-    ids=["nothing", "host-path", "only-nested"],
+    [{}, {"x-{username}": "/home/jovyan/work"}],
+    ids=["nothing", "only-nested"],
 )
-def test_no_named_home_volume_is_reported(volumes):
+def test_no_home_volume_is_reported(volumes):
     s = spawner(volumes=volumes)
     assert s.home_volume_name is None
+
+
+def test_a_host_path_home_is_resettable_only_inside_host_home_roots():
+    volumes = {"/srv/homes/{username}": "/home/jovyan"}
+    s = spawner(volumes=volumes)
+    assert s.home_volume_name == "/srv/homes/dot-2euser-40example-2ecom"
+    with pytest.raises(BadRequest, match="host_home_roots"):
+        s.volumes_to_reset(None)
+    s = spawner(volumes=volumes, host_home_roots=["/srv/homes/"])
+    assert s.volumes_to_reset(None) == ["/srv/homes/dot-2euser-40example-2ecom"]
+    assert s.storage_of(s.home_volume_name).relative_path == "dot-2euser-40example-2ecom"
+    escaping = spawner(volumes={"/srv/homes/{username}/../../etc": "/home/jovyan"}, host_home_roots=["/srv/homes"])
+    with pytest.raises(BadRequest):
+        escaping.volumes_to_reset(None)
+    shared = spawner(volumes={"/srv/homes/shared": "/home/jovyan"}, host_home_roots=["/srv/homes"])
+    with pytest.raises(BadRequest):
+        shared.volumes_to_reset(None)
 
 
 def test_home_mount_path_must_be_absolute():

@@ -25,14 +25,62 @@ def test_describe_volumes_marks_home_shared_and_read_only():
         ("{prefix}-{username}_home", "jl-a_home", "/home/jovyan/", False),
         ("{prefix}-{username}_ref", "jl-a_ref", "/ref", True),
         ("/srv/data", "/srv/data", "/data", False),
+        ("/srv/homes/{username}", "/srv/homes/a", "/scratch", False),
     ]
-    out = objects.describe_volumes(entries, "/home/jovyan")
-    assert [v["name"] for v in out] == ["jl-a_home", "shared-data", "jl-a_work", "jl-a_ref"]
+    out = objects.describe_volumes(entries, "/home/jovyan", host_roots=["/srv/homes"])
+    assert [v["name"] for v in out] == ["jl-a_home", "/srv/data", "shared-data", "jl-a_work", "jl-a_ref", "/srv/homes/a"]
     by = {v["name"]: v for v in out}
-    assert by["jl-a_home"] == {"name": "jl-a_home", "mount_path": "/home/jovyan", "home": True, "resettable": True}
+    assert by["jl-a_home"] == {
+        "name": "jl-a_home", "kind": "volume", "mount_path": "/home/jovyan", "home": True, "resettable": True,
+    }
     assert by["shared-data"]["resettable"] is False
     assert by["jl-a_ref"]["resettable"] is False  # read-only
     assert by["jl-a_work"]["resettable"] is True
+    # Host paths: a shared one never; a per-user one inside a root only.
+    assert (by["/srv/data"]["kind"], by["/srv/data"]["resettable"]) == ("host-path", False)
+    assert by["/srv/homes/a"]["resettable"] is True
+    outside = objects.describe_volumes(entries, "/home/jovyan", host_roots=["/srv/other"])
+    assert not next(v for v in outside if v["name"] == "/srv/homes/a")["resettable"]
+
+
+def test_host_root_of_is_strictly_inside_after_resolving_dots():
+    roots = ["/srv/homes", "/data/users/"]
+    assert objects.host_root_of("/srv/homes/alice", roots) == "/srv/homes"
+    assert objects.host_root_of("/data/users/bob/x", roots) == "/data/users"
+    assert objects.host_root_of("/srv/homes", roots) is None  # the root itself
+    assert objects.host_root_of("/srv/homes/../etc", roots) is None
+    assert objects.host_root_of("/srv/homes/a/../../etc", roots) is None
+    assert objects.host_root_of("/srv/homesick/a", roots) is None  # a sibling with the same prefix
+    assert objects.host_root_of("srv/homes/a", roots) is None  # not absolute
+    assert objects.host_root_of("/srv/homes/a", []) is None
+
+
+def test_is_driver_backed():
+    assert not objects.is_driver_backed({"Driver": "local", "Options": None})
+    assert not objects.is_driver_backed({"Driver": "local", "Options": {}})
+    assert objects.is_driver_backed({"Driver": "local", "Options": {"type": "none", "o": "bind", "device": "/x"}})
+    assert objects.is_driver_backed({"Driver": "local", "Options": {"type": "nfs", "o": "addr=h", "device": ":/e"}})
+    assert objects.is_driver_backed({"Driver": "someplugin", "Options": {}})
+
+
+def test_name_stem_keeps_volume_names_and_makes_host_paths_safe():
+    assert objects.name_stem("jl-a_home") == "jl-a_home"
+    stem = objects.name_stem("/srv/homes/a b/../x")
+    assert objects.valid_backup_id(objects.derived_name(stem, "backup", objects.utcnow(), "abcd"))
+    assert stem != objects.name_stem("/srv/homes/a_b/x")  # the hash tells similar paths apart
+
+
+def test_helper_scripts_take_the_path_as_an_argument_and_stay_inside_the_root():
+    volume, host = objects.Storage("jl-a_home"), objects.Storage("/srv/homes/a;rm -rf x", "/srv/homes")
+    assert objects.script_argv(objects.EMPTY_SCRIPT, volume) == ["/bin/sh", "-c", objects.EMPTY_SCRIPT, "sh", "volume"]
+    argv = objects.script_argv(objects.BACKUP_SCRIPT, host)
+    assert argv[:3] == ["/bin/sh", "-c", objects.BACKUP_SCRIPT] and argv[4] == "a;rm -rf x"
+    for script in (objects.BACKUP_SCRIPT, objects.RESTORE_SCRIPT, objects.EMPTY_SCRIPT):
+        assert "realpath -m" in script and "exit 4" in script and "a;rm" not in script
+    m = host.mount("/host", read_only=True)
+    assert (m["Type"], m["Source"], m["Target"], m["ReadOnly"]) == ("bind", "/srv/homes", "/host", True)
+    m = volume.mount("/host", read_only=False)
+    assert (m["Type"], m["Source"], m["Target"], m["ReadOnly"]) == ("volume", "jl-a_home", "/host/volume", False)
 
 
 def _b(i, volume="v", created="2026-01-0{}T00:00:00Z", expires="2026-02-01T00:00:00Z"):
@@ -75,18 +123,19 @@ def test_backup_labels_round_trip_and_names():
 
 
 def test_helper_spec_runs_as_root_without_network_and_entrypoint_overridden():
-    spec = objects.helper_spec("img", "n", objects.shell("echo"), {"l": "1"})
+    spec = objects.helper_spec("img", "n", ["/bin/sh", "-c", "echo"], {"l": "1"})
     assert spec["user"] == "0:0" and spec["network_disabled"] is True
     # What Docker runs is entrypoint + command; a non-empty entrypoint overrides the image's.
     assert spec["entrypoint"] and spec["entrypoint"] + spec["command"] == ["/bin/sh", "-c", "echo"]
-    mounts = objects.backup_mounts("vol", "vol.backup-x", {"resettable-spawner.backup-of": "vol"})
+    mounts = objects.backup_mounts(objects.Storage("vol"), "vol.backup-x", {"resettable-spawner.backup-of": "vol"})
     assert mounts[0]["ReadOnly"] is True and mounts[0]["Source"] == "vol"
     assert mounts[1]["Source"] == "vol.backup-x"
     assert mounts[1]["VolumeOptions"]["Labels"] == {"resettable-spawner.backup-of": "vol"}
-    ms, paths = objects.size_mounts_and_paths(["a", "b"], ["c"])
-    assert paths == {"/v/0": "a", "/v/1": "b", "/v/2/data": "c"}
+    storages = [objects.Storage("a"), objects.Storage("/srv/h/b", "/srv/h")]
+    ms, paths = objects.size_mounts_and_paths(storages, ["c"])
+    assert paths == {"/v/0/volume": "a", "/v/1/b": "/srv/h/b", "/v/2/data": "c"}
     assert all(m["ReadOnly"] for m in ms)
-    assert objects.parse_du("123\t/v/0\nxx\n7\t/v/2/data\n", paths) == {"a": 123, "c": 7}
+    assert objects.parse_du("123\t/v/0/volume\nxx\n7\t/v/2/data\n", paths) == {"a": 123, "c": 7}
 
 
 # --- times and templates --------------------------------------------------------------
@@ -143,21 +192,20 @@ def test_describe_volumes_lists_each_name_once_and_normalises_mount_paths():
         ("{prefix}-{username}_home", "jl-a_home", "/elsewhere", False),
     ]
     assert objects.describe_volumes(entries, "/home/jovyan") == [
-        {"name": "jl-a_home", "mount_path": "/home/jovyan", "home": True, "resettable": True}
+        {"name": "jl-a_home", "kind": "volume", "mount_path": "/home/jovyan", "home": True, "resettable": True}
     ]
     assert objects.describe_volumes([], "/home/jovyan") == []
 
 
 def test_restore_mounts_read_the_backup_and_write_the_target():
-    backup, target = objects.restore_mounts("vol", "vol.backup-x")
+    backup, target = objects.restore_mounts(objects.Storage("vol"), "vol.backup-x")
     assert (backup["Target"], backup["Source"], backup["ReadOnly"]) == ("/backup", "vol.backup-x", True)
-    assert (target["Target"], target["Source"], target["ReadOnly"]) == ("/target", "vol", False)
+    assert (target["Target"], target["Source"], target["ReadOnly"]) == ("/host/volume", "vol", False)
 
 
 def test_helper_spec_takes_the_argv_as_a_list_never_a_shell_string():
     spec = objects.helper_spec("img", "n", ["du", "-sb", "/v/0"], {})
     assert spec["entrypoint"] == ["du"] and spec["command"] == ["-sb", "/v/0"]
-    assert objects.shell("true") == ["/bin/sh", "-c", "true"]
 
 
 # --- the status and backups JSON models -----------------------------------------------
@@ -192,7 +240,7 @@ def test_status_model_reports_home_kept_volumes_policy_and_public_backups():
     status = objects.status_model(
         "jl-a_home", "/home/jovyan", _volumes(), [backup], "stopped", "", (True, 604800, 3), None
     )
-    assert status["volume"] == {"name": "jl-a_home", "exists": False, "mount_path": "/home/jovyan"}
+    assert status["volume"] == {"name": "jl-a_home", "exists": False, "mount_path": "/home/jovyan", "resettable": True}
     # Every volume but home, by mount path.
     assert status["kept_volumes"] == [
         {"name": "jl-a_cache", "mount_path": "/home/jovyan/.cache"},
@@ -227,14 +275,14 @@ def test_status_model_existing_home_pending_and_interrupted_restore():
 
 def test_status_model_without_a_home_volume():
     status = objects.status_model(None, "/home/jovyan", _volumes()[:1], [], "running", None, (True, 1, 1), None)
-    assert status["volume"] == {"name": None, "exists": False, "mount_path": "/home/jovyan"}
+    assert status["volume"] == {"name": None, "exists": False, "mount_path": "/home/jovyan", "resettable": False}
     assert status["kept_volumes"] == [{"name": "jl-a_work", "mount_path": "/home/jovyan/work"}]
 
 
 def _status(state, home_exists=True, volumes=None, backups=()):
     return {
         "state": state,
-        "volume": {"name": "jl-a_home", "exists": home_exists, "mount_path": "/home/jovyan"},
+        "volume": {"name": "jl-a_home", "exists": home_exists, "mount_path": "/home/jovyan", "resettable": True},
         "volumes": volumes if volumes is not None else _volumes(),
         "backups": list(backups),
     }
