@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from dockerspawner import DockerSpawner
-from traitlets import Integer
+from traitlets import Float, Integer
 
 from .engine import DockerCalls, DockerEngine, docker_address
 from .history import MaintenanceHistory
@@ -38,6 +38,25 @@ class EngineSpawner(DockerSpawner):
         """,
     )
 
+    docker_call_timeout = Float(
+        10.0,
+        min=1.0,
+        config=True,
+        help="""Seconds within which a Docker call fails with 503 once the Docker Engine stops answering.
+
+        While a call runs, the hub pings the engine every ``docker_call_timeout / 2``
+        seconds and gives each ping as long to answer; when one gets no answer, the
+        call fails with 503 ("the container engine cannot be reached"). A frozen or
+        hung engine so fails a request within about this many seconds, instead of
+        blocking it for docker-py's 60 s per call; a dead one fails it at once. A
+        long call (a stop waiting out ``restart_timeout``, a backup of a big volume,
+        an image pull) runs as long as the engine answers. It applies to every Docker
+        call of the spawner, DockerSpawner's own (start, stop, poll) too. A poll that
+        gets no answer counts as still running: the hub never tears a server down
+        because its engine did not answer.
+        """,
+    )
+
     _long_call_executor = None
 
     @property
@@ -51,19 +70,60 @@ class EngineSpawner(DockerSpawner):
         return cls._long_call_executor
 
     def docker_long(self, method, *args, **kwargs):
-        """Like ``docker()``, on the long-call pool: for calls that may block for long."""
+        """A call on the long-call pool: for calls that may block for long."""
         return asyncio.wrap_future(self.long_call_executor.submit(self._docker, method, *args, **kwargs))
+
+    _ping_executor = None
+
+    def docker_ping(self, seconds):
+        """Ask the engine's ``/_ping``, waiting at most ``seconds``, on a thread of its own.
+
+        Not on DockerSpawner's shared thread or the long-call pool, where it could
+        queue behind the stuck call whose engine it checks.
+        """
+        cls = self.__class__
+        if cls._ping_executor is None:
+            cls._ping_executor = ThreadPoolExecutor(1, thread_name_prefix="resettable-docker-ping")
+        # docker-py's own ping() would wait out the client's timeout (60 s by default).
+        # Any answer will do: the engine is alive.
+        return asyncio.wrap_future(
+            cls._ping_executor.submit(lambda: self.client.get(f"{self.client.base_url}/_ping", timeout=seconds))
+        )
+
+    _docker_calls = None
+
+    @property
+    def docker_calls(self):
+        """This spawner's ``DockerCalls`` (engine.py), through which every Docker call goes."""
+        if self._docker_calls is None:
+            self._docker_calls = DockerCalls(
+                lambda method, *args, **kwargs: DockerSpawner.docker(self, method, *args, **kwargs),
+                self.docker_long,
+                self.docker_ping,
+                self.docker_call_timeout,
+                self.log,
+                docker_address(self.client_kwargs),
+            )
+        return self._docker_calls
+
+    def docker(self, method, *args, **kwargs):
+        """DockerSpawner's own calls (start, stop, poll, pull) go through ``DockerCalls`` too.
+
+        Still on DockerSpawner's one shared thread, now bounded by
+        ``docker_call_timeout``, and an engine that does not answer is
+        ``DockerUnreachable`` (503, a message for users) instead of a bare connection error.
+        """
+        return asyncio.ensure_future(self.docker_calls(method, *args, **kwargs))
 
     def make_engine(self, log_name=None):
         """This spawner's ``Engine``: the single host, through the spawner's own client.
 
         A spawner without a user (the hub-wide sweep's settings) names itself in the log.
         """
-        calls = DockerCalls(self.docker, self.docker_long, self.log, docker_address(self.client_kwargs))
         # The client connects when it is made: only inside a call, where an engine that
         # does not answer becomes DockerUnreachable.
         return DockerEngine(
-            calls,
+            self.docker_calls,
             lambda **kwargs: self.client.create_host_config(**kwargs),
             self.log,
             log_name or self._log_name,

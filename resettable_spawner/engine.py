@@ -97,32 +97,83 @@ class Engine:
         raise NotImplementedError
 
 
+# What docker-py, requests, urllib3 and http.client raise when the engine does not
+# answer: refused, reset, closed mid-answer, or a body cut short.
+UNANSWERED = (
+    DockerException,
+    requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
+
+
 class DockerCalls:
-    """docker-py calls on the spawner's client, off the event loop.
+    """docker-py calls on the spawner's client, off the event loop, bounded by the engine's liveness.
 
     ``short`` runs a call on DockerSpawner's shared executor, ``long`` on the pool for
     calls that may block for long (a stop waiting out its timeout, a volume removal, a
-    helper's wait). An engine that does not answer becomes ``DockerUnreachable``;
-    ``APIError`` (the engine answered) passes through for the caller to branch on.
+    helper's wait), ``ping(seconds)`` asks the engine's ``/_ping`` on a thread of its
+    own, so that it never queues behind a stuck call.
+
+    A call may take as long as it needs while the engine is alive: each ``timeout / 2``
+    seconds without an answer, the engine is pinged, and the call fails with
+    ``DockerUnreachable`` once a ping gets no answer within ``timeout / 2`` seconds.
+    So a frozen engine fails a call within about ``timeout`` seconds, a dead one
+    (refused, reset) at once, and a legitimate long call (a stop, a big copy, an image
+    pull) is never cut short. A call that fails so and had not started yet is dropped,
+    never run later; one already running ends in its thread, its answer unused.
+
+    ``APIError`` (the engine answered) passes through for the caller to branch on. A
+    call that runs past its own docker-py timeout while the engine still answers pings
+    is ``EngineTimeout``.
     """
 
-    def __init__(self, short, long, log, where):
+    def __init__(self, short, long, ping, timeout, log, where):
         self._short = short
         self._long = long
+        self._ping = ping
+        self.check = timeout / 2  # seconds between pings, and for a ping's answer
         self.log = log
         self.where = where
 
     async def __call__(self, method, *args, long=False, **kwargs):
-        call = self._long if long else self._short
+        future = (self._long if long else self._short)(method, *args, **kwargs)
         try:
-            return await call(method, *args, **kwargs)
+            return await self._while_alive(future, method)
         except APIError:
             raise
-        except (DockerException, requests.exceptions.ConnectionError, OSError) as e:
-            self.log.error("Docker at %s is unreachable during %s: %s", self.where, method, e)
-            raise DockerUnreachable(
-                "The container engine cannot be reached right now; try again later or contact your administrator."
-            ) from None
+        except requests.exceptions.Timeout as e:
+            # ConnectTimeout is a ConnectionError too: the engine does not take connections.
+            if not isinstance(e, requests.exceptions.ConnectionError) and await self.alive():
+                self.log.error("Docker at %s answers, but %s ran past its timeout: %s", self.where, method, e)
+                raise EngineTimeout("The container engine did not finish in time; see the hub log.") from None
+            raise self._unreachable(method, e) from None
+        except UNANSWERED as e:
+            raise self._unreachable(method, e) from None
+
+    async def alive(self):
+        """Whether the engine answers a ping within ``timeout / 2`` seconds."""
+        try:
+            await asyncio.wait_for(self._ping(self.check), self.check)
+        except Exception:
+            return False
+        return True
+
+    async def _while_alive(self, future, method):
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=self.check)
+            if done:
+                return future.result()
+            if not await self.alive():
+                future.cancel()  # dropped if still queued behind a stuck call
+                raise self._unreachable(method, f"no answer to a ping within {self.check:.1f}s")
+
+    def _unreachable(self, method, reason):
+        self.log.error("Docker at %s is unreachable during %s: %s", self.where, method, reason)
+        return DockerUnreachable(
+            "The container engine cannot be reached right now; try again later or contact your administrator."
+        )
 
 
 def docker_address(client_kwargs):

@@ -64,7 +64,7 @@ class NotFound(ResettableSpawnerError):
 
 
 class DockerUnreachable(ResettableSpawnerError):
-    """The Docker daemon did not answer (down, or the socket is missing)."""
+    """The Docker daemon did not answer (down, frozen, or the socket is missing)."""
 
     status_code = 503
     audit_reason = "docker-unreachable"
@@ -75,6 +75,10 @@ class OperationFailed(ResettableSpawnerError):
 
     status_code = 502
     audit_reason = "failed"
+
+
+class EngineTimeout(OperationFailed):
+    """The engine answers pings, but one call ran past its own timeout (a helper ran too long)."""
 
 
 class BadRequest(ResettableSpawnerError):

@@ -33,6 +33,13 @@ class Operation:
         self.action = action
         try:
             yield
+        except BaseException:
+            # A step that a failure left recorded is interrupted, as if the hub had stopped
+            # there: a restore that failed part-way keeps the server from starting, and
+            # its retry knows which backup holds the replaced content.
+            if self.record:
+                self.interrupted = self.record
+            raise
         finally:
             self.action = None
             self.queued = False

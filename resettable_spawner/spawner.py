@@ -7,12 +7,13 @@ engine.py); see base.py for the layers.
 import inspect
 import time
 
+from docker.errors import APIError
 from jupyterhub.utils import exponential_backoff, format_exception, make_ssl_context, url_path_join
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Bool, Float, Integer, List, Unicode, default, validate
 
 from . import audit
-from .errors import NotFound, OperationFailed, WrongServerState
+from .errors import DockerUnreachable, NotFound, OperationFailed, WrongServerState
 from .objects import logs_model, no_auto_remove, secret_values
 from .restart_slots import RestartSlots
 from .volumes import VolumeSpawner
@@ -134,9 +135,15 @@ class ResettableDockerSpawner(VolumeSpawner):
         # that for a dead server and tear it down.
         if self.operation.action == "restart":
             return None
-        if self.operation.interrupted_action("restart"):
-            await self._finish_interrupted_restart()
-        status = await super().poll()
+        try:
+            if self.operation.interrupted_action("restart"):
+                await self._finish_interrupted_restart()
+            status = await super().poll()
+        except DockerUnreachable:
+            # Unknown is not stopped. JupyterHub tears down a server whose poll raises at
+            # its start-up; a later poll tells, once the engine answers again.
+            self.log.warning("%s: the container engine does not answer; taking the server as running", self._log_name)
+            return None
         if status is not None and self.remove:
             await self._remove_exited_container()
         return status
@@ -341,7 +348,13 @@ class ResettableDockerSpawner(VolumeSpawner):
 
     async def _follow_address(self, update_proxy=True):
         """Point the route at the container's current address; return whether it moved."""
-        ip, port = await self.get_ip_and_port()
+        try:
+            ip, port = await self.get_ip_and_port()
+        except (APIError, RuntimeError) as e:
+            # DockerSpawner's: the container has no address (it stopped again, or the
+            # engine restarted and stopped it).
+            self.log.error("%s: cannot read the container's address: %s", self._log_name, e)
+            raise OperationFailed("The server's container stopped during the restart; see the hub log.") from None
         if (ip, port) == (self.server.ip, self.server.port):
             return False
         await self._move_route(ip, port, update_proxy=update_proxy)
@@ -359,6 +372,7 @@ class ResettableDockerSpawner(VolumeSpawner):
             await self._resume_restart(record, container_id)
 
     async def _resume_restart(self, record, container_id):
+        unanswered = False
         try:
             container = await self.engine.inspect_server(self.object_name)
             if not container or container["Id"] != container_id:
@@ -381,10 +395,14 @@ class ResettableDockerSpawner(VolumeSpawner):
                 async with self.restart_slots.slot():
                     await self.engine.start_server(container_id)
             await self._follow_address(update_proxy=False)
+        except DockerUnreachable:
+            unanswered = True  # the record stays: a later poll finishes it once the engine answers
+            raise
         except Exception as e:
             self.log.error("%s: could not finish the interrupted restart: %s", self._log_name, e)
         finally:
-            self.operation.clear()
+            if not unanswered:
+                self.operation.clear()
 
     async def _move_route(self, ip, port, update_proxy=True):
         """Point the hub's record and the proxy route at the container's new address."""

@@ -139,6 +139,8 @@ def configure(c, spawner_class=TestSpawner):
         c.Spawner.http_timeout = int(env["RS_HTTP_TIMEOUT"])
     if env.get("RS_DOCKER_URL"):
         c.DockerSpawner.client_kwargs = {"base_url": env["RS_DOCKER_URL"]}
+    if env.get("RS_DOCKER_CALL_TIMEOUT"):
+        c.ResettableDockerSpawner.docker_call_timeout = float(env["RS_DOCKER_CALL_TIMEOUT"])
     if env.get("RS_RESET_SCOPES"):
         c.ResettableDockerSpawner.reset_required_scopes = json.loads(env["RS_RESET_SCOPES"])
 
