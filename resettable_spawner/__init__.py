@@ -3,6 +3,7 @@
 Operators' configs use three names::
 
     c.JupyterHub.spawner_class = "resettable-docker"  # or resettable_spawner.ResettableDockerSpawner
+    # on Docker Swarm: "resettable-swarm" (resettable_spawner.ResettableSwarmSpawner)
     c.JupyterHub.extra_handlers = resettable_spawner.extra_handlers
     c.JupyterHub.template_paths = [resettable_spawner.template_dir]
 
@@ -23,6 +24,7 @@ from .errors import (
 from . import handlers
 from .handlers import RESTART_SCOPE
 from .spawner import ResettableDockerSpawner
+from .swarm_spawner import ResettableSwarmSpawner
 from .sweep import start_with_hub
 
 __version__ = "0.1.0"
@@ -66,6 +68,7 @@ __all__ = [
     "RESTART_SCOPE",
     "ResettableDockerSpawner",
     "ResettableSpawnerError",
+    "ResettableSwarmSpawner",
     "WrongServerState",
     "extra_handlers",
     "start_with_hub",
