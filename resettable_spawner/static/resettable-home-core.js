@@ -1,4 +1,5 @@
-// resettable-spawner: the pure parts of the home page's Restart, Reset Volumes and backups.
+// resettable-spawner: the pure parts of the home page's Restart, Reset Volumes, backups,
+// server logs and maintenance history.
 // No DOM, no jQuery, no network: what the page shows and sends, from the API's answers.
 // UMD: RequireJS loads it in the hub's page (an anonymous AMD module), Node's tests
 // require() it (tests/js/).
@@ -158,6 +159,7 @@
     return {
       restart: 'Restart server "' + server + '"',
       reset: 'Reset the home volume of server "' + server + '"',
+      logs: 'Logs of server "' + server + '"',
     };
   }
 
@@ -195,9 +197,13 @@
     };
   }
 
-  // The text after a backup's volume name in the list.
-  function backupSummary(b, now, locale) {
-    return " \u2014 " + age(b.created, now) + (b.reason === "restore" ? ", before a restore" : "") +
+  // The text after a backup's volume name in the list; madeBy: the history entry that
+  // made it (madeBy() below), or null.
+  function backupSummary(b, now, locale, madeBy) {
+    var origin = madeBy
+      ? ", made by the " + madeBy.action + " of " + when(madeBy.time, locale) + " by " + madeBy.actor
+      : (b.reason === "restore" ? ", before a restore" : "");
+    return " \u2014 " + age(b.created, now) + origin +
       ", " + humanSize(b.size_bytes) + ", kept until " + day(b.expires, locale);
   }
 
@@ -288,6 +294,7 @@
         return "Restarted " + label + " in " + body.duration_seconds.toFixed(1) + " s.";
       },
       failed: "Restart failed: ",
+      offerLogsOnFailure: true,
     },
     reset: {
       button: "reset",
@@ -346,6 +353,139 @@
     },
   };
 
+  // --- the server's log ---------------------------------------------------------------
+
+  var LOG_TAILS = [100, 500, 1000];
+
+  // "2025-03-15T12:00:00.123456789Z text" -> "2025-03-15 12:00:00  text" (UTC, as Docker keeps it).
+  function logLine(line) {
+    if (!line.time) {
+      return line.text;
+    }
+    return line.time.slice(0, 19).replace("T", " ") + "  " + line.text;
+  }
+
+  function logText(body) {
+    return ((body && body.lines) || []).map(logLine).join("\n");
+  }
+
+  function lastLogLine(body) {
+    var lines = (body && body.lines) || [];
+    for (var i = lines.length - 1; i >= 0; i--) {
+      if (lines[i].text.trim()) {
+        return lines[i].text;
+      }
+    }
+    return null;
+  }
+
+  // Stopped by the hub (SIGTERM, or SIGKILL after the grace period), or ended cleanly.
+  var ORDINARY_EXITS = [0, 130, 137, 143];
+
+  function containerText(container) {
+    if (!container) {
+      return "";
+    }
+    if (container.status === "running") {
+      return "The container is running.";
+    }
+    if (container.status === "exited") {
+      return "The container exited with code " + container.exit_code +
+        (container.oom_killed ? " (out of memory)" : "") + ".";
+    }
+    return "The container is " + container.status + ".";
+  }
+
+  function logSummary(body) {
+    var n = body.lines.length;
+    var shown = body.truncated
+      ? "The last " + n + " lines; older ones are not shown."
+      : (n ? "All " + n + " line" + (n === 1 ? "" : "s") + " of the log." : "The log is empty.");
+    return shown + " " + containerText(body.container);
+  }
+
+  // Null, or what to tell the user when the server's last start failed (JupyterHub's word),
+  // or its container ended by itself with an error.
+  function startFailure(body, server) {
+    if (!body) {
+      return null;
+    }
+    if (body.last_start_error) {
+      return "The last start of " + serverLabel(server) + " failed: " + body.last_start_error;
+    }
+    var c = body.container || {};
+    if (c.status === "exited" && (c.oom_killed || ORDINARY_EXITS.indexOf(c.exit_code) === -1)) {
+      return "The container of " + serverLabel(server) + " exited with code " + c.exit_code +
+        (c.oom_killed ? " (out of memory)" : "") + ".";
+    }
+    return null;
+  }
+
+  // While JupyterHub starts or stops a server (its "pending": spawn, stop, ...).
+  function pendingText(pending, server) {
+    var what = { spawn: "starting", stop: "stopping" }[pending] || "busy (" + pending + ")";
+    return serverHeading(server) + " is " + what + "…";
+  }
+
+  // --- the maintenance history --------------------------------------------------------
+
+  var HISTORY_VERBS = {
+    restart: "Restart",
+    reset: "Reset",
+    restore: "Restore",
+    "delete-backup": "Backup deleted",
+  };
+
+  function historyTitle(entry, locale) {
+    return when(entry.time, locale) + " \u2014 " + (HISTORY_VERBS[entry.action] || entry.action) +
+      " by " + entry.actor;
+  }
+
+  // What happened, in a sentence: outcome, then the volumes and backups involved.
+  function historyDetail(entry) {
+    var parts = [];
+    if (entry.outcome === "done") {
+      parts.push("Done.");
+    } else {
+      parts.push((entry.outcome === "refused" ? "Refused" : "Failed") +
+        (entry.message ? ": " + entry.message : " (" + entry.reason + ")."));
+    }
+    if (entry.volumes && entry.volumes.length) {
+      parts.push((entry.action === "restore" ? "Restored: " : "Deleted: ") + entry.volumes.join(", ") + ".");
+    }
+    if (entry.backups && entry.backups.length) {
+      parts.push("Backups made: " + entry.backups.join(", ") + ".");
+    }
+    if (entry.backup) {
+      parts.push((entry.action === "restore" ? "From the backup " : "Backup: ") + entry.backup + ".");
+    }
+    return parts.join(" ");
+  }
+
+  function historyKind(entry) {
+    return entry.outcome === "done" ? "success" : (entry.outcome === "refused" ? "warning" : "danger");
+  }
+
+  // The successful history entry whose backups include this one: the reset (or restore) that made it.
+  function madeBy(backup, entries) {
+    var list = entries || [];
+    for (var i = 0; i < list.length; i++) {
+      if (list[i].outcome === "done" && (list[i].backups || []).indexOf(backup.id) !== -1) {
+        return list[i];
+      }
+    }
+    return null;
+  }
+
+  // --- the status line ------------------------------------------------------------------
+
+  // A message describes the state the server reached when it was written (statusFor,
+  // bound at the first poll after it); once the state changes by other means (the hub's
+  // own Stop or Start, another tab), it no longer says something true.
+  function statusStale(statusFor, state) {
+    return statusFor !== undefined && statusFor !== null && statusFor !== state;
+  }
+
   return {
     timing: timing,
     isChanging: isChanging,
@@ -375,5 +515,17 @@
     measuredSize: measuredSize,
     confirmationMatches: confirmationMatches,
     actions: actions,
+    LOG_TAILS: LOG_TAILS,
+    logLine: logLine,
+    logText: logText,
+    lastLogLine: lastLogLine,
+    logSummary: logSummary,
+    startFailure: startFailure,
+    pendingText: pendingText,
+    historyTitle: historyTitle,
+    historyDetail: historyDetail,
+    historyKind: historyKind,
+    madeBy: madeBy,
+    statusStale: statusStale,
   };
 });

@@ -1,4 +1,5 @@
-// resettable-spawner: Restart, Reset Volumes and volume backups on the hub's home page.
+// resettable-spawner: Restart, Reset Volumes, volume backups, the server's log and its
+// maintenance history on the hub's home page.
 // A RequireJS module that templates/home.html loads, as the stock page loads home.js;
 // what it shows and sends comes from resettable-home-core.js (pure, unit-tested).
 // Calls go to the hub's REST API with the XSRF token, as JupyterHub's JHAPI sends it;
@@ -15,7 +16,11 @@ define(["jquery", "./resettable-home-core"], function ($, core) {
   var restoreModal = new window.bootstrap.Modal(restoreModalEl);
   var deleteModalEl = document.getElementById("delete-backup-modal");
   var deleteModal = new window.bootstrap.Modal(deleteModalEl);
+  var logsModalEl = document.getElementById("server-logs-modal");
+  var logsModal = new window.bootstrap.Modal(logsModalEl);
+  var logsFor = null; // the controls whose log the dialog shows
   var backupsBox = $("#home-volume-backups");
+  var historyBox = $("#maintenance-history");
   var chosenBackup = null; // {ctrl, backup} whose restore or delete dialog is open
   var confirmInput = $("#reset-volume-confirm-input");
   var confirmReset = $("#confirm-reset-btn");
@@ -52,6 +57,31 @@ define(["jquery", "./resettable-home-core"], function ($, core) {
       .removeClass("alert-info alert-success alert-danger alert-warning")
       .addClass("alert-" + kind)
       .text(text);
+    ctrl.logHint.prop("hidden", true);
+    // Bound to the state the next poll sees; cleared when the state changes by other means.
+    ctrl.statusShown = true;
+    ctrl.statusFor = null;
+  }
+
+  // No message, and no empty box left behind (nor the link to a server that changed).
+  function clearStatus(ctrl) {
+    ctrl.statusShown = false;
+    ctrl.statusFor = null;
+    ctrl.status.text("").removeClass("alert-info alert-success alert-danger alert-warning");
+    ctrl.logHint.prop("hidden", true);
+    ctrl.gotoLink.prop("hidden", true);
+    ctrl.feedback.prop("hidden", true);
+  }
+
+  function followStatus(ctrl, state) {
+    if (!ctrl.statusShown) {
+      return;
+    }
+    if (ctrl.statusFor === null) {
+      ctrl.statusFor = state;
+    } else if (core.statusStale(ctrl.statusFor, state)) {
+      clearStatus(ctrl);
+    }
   }
 
   function label(ctrl) {
@@ -65,6 +95,7 @@ define(["jquery", "./resettable-home-core"], function ($, core) {
     var offer = core.buttons(ctrl.info);
     ctrl.restartBtn.prop("hidden", !offer.restart).prop("disabled", false).text(ctrl.labels.restart);
     ctrl.resetBtn.prop("hidden", !offer.reset).prop("disabled", false).text(ctrl.labels.reset);
+    ctrl.logsBtn.prop("hidden", !ctrl.info);
     if (offer.hideGoto) {
       ctrl.gotoLink.prop("hidden", true);
     }
@@ -102,6 +133,7 @@ define(["jquery", "./resettable-home-core"], function ($, core) {
     section.prop("hidden", backups.length === 0);
     var may = core.backupActions(info);
     var now = Date.now();
+    var history = ctrl.history || [];
     backups.forEach(function (b) {
       var restoreBtn = $('<button type="button" class="btn btn-sm btn-outline-warning restore-backup-btn">Restore</button>')
         .attr("data-backup-id", b.id)
@@ -114,7 +146,7 @@ define(["jquery", "./resettable-home-core"], function ($, core) {
       deleteBtn.data("resettable", { ctrl: ctrl, backup: b });
       var what = $("<div>").append(
         $("<code>").text(b.volume),
-        $('<span class="text-muted small"></span>').text(core.backupSummary(b, now)),
+        $('<span class="text-muted small"></span>').text(core.backupSummary(b, now, undefined, core.madeBy(b, history))),
       );
       list.append(
         $('<li class="list-group-item d-flex justify-content-between align-items-center resettable-backup"></li>')
@@ -141,8 +173,26 @@ define(["jquery", "./resettable-home-core"], function ($, core) {
   function refresh(ctrl) {
     return call("GET", ctrl.server, "home-volume").then(
       function (info) {
+        var before = ctrl.lastState;
         ctrl.info = info;
+        ctrl.lastState = info.state;
         render(ctrl);
+        if (!ctrl.busy) {
+          followStatus(ctrl, info.state);
+          if (info.state === "pending" && !ctrl.statusShown) {
+            say(ctrl, "info", core.pendingText(info.pending, ctrl.server));
+          }
+          // A stopped server whose last start failed: say so, and offer its log at once.
+          if (info.state === "stopped" && (before === undefined || before === "pending")) {
+            checkLastStart(ctrl);
+          }
+        }
+        // The history changes with the state and the backups (any tab's actions).
+        var historyKey = info.state + core.backupsKey(info);
+        if (historyKey !== ctrl.historyKey) {
+          ctrl.historyKey = historyKey;
+          loadHistory(ctrl);
+        }
         if (core.isChanging(info.state)) {
           follow();
         }
@@ -170,6 +220,106 @@ define(["jquery", "./resettable-home-core"], function ($, core) {
     ctrl.info = null;
     ctrl.restartBtn.prop("hidden", true);
     ctrl.resetBtn.prop("hidden", true);
+  }
+
+  // --- the server's log -------------------------------------------------------------
+
+  function openLogs(ctrl) {
+    logsFor = ctrl;
+    showLabel(ctrl);
+    $("#server-logs-output").text("");
+    $("#server-logs-summary").text("Loading…");
+    logsModal.show();
+    loadLogs();
+  }
+
+  function loadLogs() {
+    var ctrl = logsFor;
+    var tail = $("#server-logs-tail").val();
+    return call("GET", ctrl.server, "server-logs", [["tail", tail]]).then(
+      function (body) {
+        if (ctrl !== logsFor) {
+          return;
+        }
+        var out = $("#server-logs-output").text(core.logText(body) || "(nothing yet)");
+        $("#server-logs-summary").text(core.logSummary(body));
+        out.scrollTop(out.prop("scrollHeight"));
+      },
+      function (message) {
+        $("#server-logs-output").text("");
+        $("#server-logs-summary").text(message);
+      },
+    );
+  }
+
+  // Under the status line: the log's last line and a button to the whole tail.
+  function offerLogs(ctrl) {
+    return call("GET", ctrl.server, "server-logs", [["tail", "20"]]).then(
+      function (body) {
+        showLogHint(ctrl, core.lastLogLine(body));
+        return body;
+      },
+      function (message) {
+        showLogHint(ctrl, message);
+        return null;
+      },
+    );
+  }
+
+  function showLogHint(ctrl, lastLine) {
+    ctrl.feedback.prop("hidden", false);
+    ctrl.lastLine.text(lastLine || "").prop("hidden", !lastLine);
+    ctrl.logHint.prop("hidden", false);
+  }
+
+  // Once per page load, and after a start this page saw fail.
+  function checkLastStart(ctrl) {
+    call("GET", ctrl.server, "server-logs", [["tail", "20"]]).then(function (body) {
+      var failure = core.startFailure(body, ctrl.server);
+      if (failure && !ctrl.busy) {
+        say(ctrl, "danger", failure);
+        showLogHint(ctrl, core.lastLogLine(body));
+      }
+    }, function () {});
+  }
+
+  // --- the maintenance history --------------------------------------------------------
+
+  function loadHistory(ctrl) {
+    return call("GET", ctrl.server, "maintenance-history").then(function (body) {
+      ctrl.history = body.entries;
+      ctrl.backupsKey = null; // each backup names the reset that made it
+      render(ctrl);
+      renderHistory(ctrl);
+    }, function () {});
+  }
+
+  function renderHistory(ctrl) {
+    if (!ctrl.historySection) {
+      ctrl.historySection = $('<div class="resettable-history mb-3"></div>').attr("data-server", ctrl.server);
+      ctrl.historySection.append(
+        $('<h3 class="fs-6 mb-1"></h3>').text(core.serverHeading(ctrl.server)),
+        $('<ol class="list-group resettable-history-list" style="max-height: 20rem; overflow-y: auto;"></ol>'),
+      );
+      historyBox.append(ctrl.historySection);
+    }
+    var entries = ctrl.history || [];
+    var list = ctrl.historySection.find(".resettable-history-list").empty();
+    entries.forEach(function (entry) {
+      list.append(
+        $('<li class="list-group-item resettable-history-entry"></li>')
+          .attr("data-action", entry.action)
+          .attr("data-outcome", entry.outcome)
+          .append(
+            $('<div class="fw-semibold small"></div>').text(core.historyTitle(entry)),
+            $('<div class="small"></div>').addClass("text-" + core.historyKind(entry)).text(core.historyDetail(entry)),
+          ),
+      );
+    });
+    ctrl.historySection.prop("hidden", entries.length === 0);
+    historyBox.prop("hidden", !controls.some(function (c) {
+      return c.history && c.history.length;
+    }));
   }
 
   // The restart endpoint answers once the server is up; still follow it through the
@@ -236,8 +386,12 @@ define(["jquery", "./resettable-home-core"], function ($, core) {
       })
       .catch(function (message) {
         say(ctrl, "danger", action.failed + message);
+        if (action.offerLogsOnFailure) {
+          offerLogs(ctrl);
+        }
       })
       .then(function () {
+        ctrl.historyKey = null;
         if (action.relist) {
           ctrl.backupsKey = null;
         }
@@ -387,12 +541,21 @@ define(["jquery", "./resettable-home-core"], function ($, core) {
     deleteModal.hide();
     run("deleteBackup", chosenBackup.ctrl, chosenBackup.backup);
   });
+  $("#server-logs-refresh-btn").on("click", loadLogs);
+  $("#server-logs-tail").on("change", loadLogs);
+  $(document).on("click", "#server-logs-btn, .server-logs-named", function () {
+    openLogs($(this).data("resettable"));
+  });
+  $(document).on("click", ".resettable-show-logs", function () {
+    openLogs($(this).data("resettable"));
+  });
   // Focus moves into the dialog, and back to the button that opened it.
   [
     [restartModalEl, "#confirm-restart-btn"],
     [resetModalEl, "#reset-volume-confirm-input"],
     [restoreModalEl, "#confirm-restore-btn"],
     [deleteModalEl, "#confirm-delete-backup-btn"],
+    [logsModalEl, "#server-logs-refresh-btn"],
   ].forEach(function (pair) {
     pair[0].addEventListener("shown.bs.modal", function () {
       $(pair[1]).trigger("focus");
@@ -405,10 +568,18 @@ define(["jquery", "./resettable-home-core"], function ($, core) {
       }
     });
   });
+  logsModalEl.addEventListener("hidden.bs.modal", function () {
+    if (logsFor && !logsFor.logsBtn.prop("hidden")) {
+      logsFor.logsBtn.trigger("focus");
+    }
+  });
 
   function addControls(ctrl) {
     ctrl.restartBtn.data("resettable", ctrl);
     ctrl.resetBtn.data("resettable", ctrl);
+    ctrl.logsBtn.data("resettable", ctrl);
+    ctrl.feedback.find(".resettable-show-logs").data("resettable", ctrl);
+    ctrl.lastLine = ctrl.logHint.find(".resettable-last-line");
     controls.push(ctrl);
   }
 
@@ -425,17 +596,20 @@ define(["jquery", "./resettable-home-core"], function ($, core) {
   var defaultBox = $("#resettable-default-actions");
   var stockButtons = $("#start").parent();
   if (stockButtons.length) {
-    defaultBox.find("#restart-server-btn, #reset-home-volume-btn").appendTo(stockButtons);
+    defaultBox.find("#restart-server-btn, #reset-home-volume-btn, #server-logs-btn").appendTo(stockButtons);
     defaultBox.find(".resettable-feedback").appendTo(stockButtons);
   }
+  var defaultFeedback = stockButtons.find(".resettable-feedback").add(defaultBox.find(".resettable-feedback"));
   addControls({
     server: "",
     serverUrl: defaultBox.data("server-url"),
     restartBtn: $("#restart-server-btn"),
     resetBtn: $("#reset-home-volume-btn"),
-    feedback: stockButtons.find(".resettable-feedback").add(defaultBox.find(".resettable-feedback")),
-    status: $(".resettable-feedback .resettable-status").first(),
-    gotoLink: $(".resettable-feedback .resettable-goto").first(),
+    logsBtn: $("#server-logs-btn"),
+    feedback: defaultFeedback,
+    status: defaultFeedback.find(".resettable-status").first(),
+    logHint: defaultFeedback.find(".resettable-log-hint").first(),
+    gotoLink: defaultFeedback.find(".resettable-goto").first(),
     labels: { restart: "Restart My Server", reset: "Reset Home Volume" },
   });
 
@@ -451,21 +625,32 @@ define(["jquery", "./resettable-home-core"], function ($, core) {
     var resetBtn = $(
       '<button type="button" class="reset-named-home-volume btn btn-xs btn-outline-danger" hidden>reset home</button>',
     );
+    var logsBtn = $(
+      '<button type="button" class="server-logs-named btn btn-xs btn-outline-secondary" hidden>logs</button>',
+    );
     var feedback = $('<div class="resettable-feedback mt-1" hidden></div>');
     var status = $('<div class="resettable-status alert py-1 px-2 mb-0 small" role="status" aria-live="polite"></div>');
+    var logHint = $('<div class="resettable-log-hint small mt-1" hidden></div>').append(
+      $('<code class="resettable-last-line"></code>'),
+      " ",
+      $('<button type="button" class="resettable-show-logs btn btn-xs btn-outline-secondary">show logs</button>'),
+    );
     var gotoLink = $('<a class="resettable-goto btn btn-xs btn-success" hidden>open</a>');
     var link = row.find(".server-link").attr("href");
     gotoLink.attr("href", link);
     restartBtn.attr("aria-label", aria.restart);
     resetBtn.attr("aria-label", aria.reset);
-    cell.append(" ", restartBtn, " ", resetBtn, feedback.append(status, gotoLink));
+    logsBtn.attr("aria-label", aria.logs);
+    cell.append(" ", restartBtn, " ", resetBtn, " ", logsBtn, feedback.append(status, logHint, gotoLink));
     addControls({
       server: server,
       serverUrl: link,
       restartBtn: restartBtn,
       resetBtn: resetBtn,
+      logsBtn: logsBtn,
       feedback: feedback,
       status: status,
+      logHint: logHint,
       gotoLink: gotoLink,
       labels: { restart: "restart", reset: "reset home" },
     });
@@ -473,8 +658,10 @@ define(["jquery", "./resettable-home-core"], function ($, core) {
 
   // The stock page changes servers without a reload: hide our actions for the
   // affected server at once, then follow the hub until its state settles.
+  // What our status line said is no longer true either.
   $(document).on("click", "#start, #stop", function () {
     hideActions(controls[0]);
+    clearStatus(controls[0]);
     follow();
   });
   $(document).on("click", ".stop-server, .start-server, .delete-server", function () {
@@ -482,6 +669,7 @@ define(["jquery", "./resettable-home-core"], function ($, core) {
     controls.forEach(function (ctrl) {
       if (ctrl.server === server) {
         hideActions(ctrl);
+        clearStatus(ctrl);
       }
     });
     follow();

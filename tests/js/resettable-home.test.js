@@ -184,6 +184,7 @@ test.describe("labels", () => {
     assert.deepEqual(core.rowLabels("lab"), {
       restart: 'Restart server "lab"',
       reset: 'Reset the home volume of server "lab"',
+      logs: 'Logs of server "lab"',
     });
   });
 
@@ -455,5 +456,138 @@ test.describe("actions", () => {
       core.apiUrl("/hub/", "alice", "", reset.action, reset.query, "t"),
       "/hub/api/users/alice/reset-home-volume?volume=rs-alice--home&_xsrf=t",
     );
+  });
+});
+
+test.describe("the server's log", () => {
+  const body = (lines, extra) => Object.assign({
+    tail: 100,
+    truncated: false,
+    lines: lines,
+    container: { status: "running", exit_code: null, oom_killed: false },
+    last_start_error: null,
+  }, extra || {});
+
+  test("lines: Docker's time to the second, then the text; no time, the text alone", () => {
+    assert.equal(
+      core.logLine({ time: "2025-03-15T12:00:00.123456789Z", text: "[I ServerApp] up" }),
+      "2025-03-15 12:00:00  [I ServerApp] up",
+    );
+    assert.equal(core.logLine({ time: null, text: "raw" }), "raw");
+    assert.equal(
+      core.logText(body([{ time: null, text: "a" }, { time: "2025-03-15T12:00:01Z", text: "b" }])),
+      "a\n2025-03-15 12:00:01  b",
+    );
+    assert.equal(core.logText(null), "");
+  });
+
+  test("the last line that says something", () => {
+    assert.equal(core.lastLogLine(body([{ time: null, text: "fatal: no" }, { time: null, text: "  " }])), "fatal: no");
+    assert.equal(core.lastLogLine(body([])), null);
+    assert.equal(core.lastLogLine(undefined), null);
+  });
+
+  test("summary: how much is shown, and the container's state", () => {
+    const two = [{ time: null, text: "a" }, { time: null, text: "b" }];
+    assert.equal(core.logSummary(body(two)), "All 2 lines of the log. The container is running.");
+    assert.equal(core.logSummary(body(two.slice(1))), "All 1 line of the log. The container is running.");
+    assert.equal(
+      core.logSummary(body(two, { truncated: true, container: { status: "exited", exit_code: 3 } })),
+      "The last 2 lines; older ones are not shown. The container exited with code 3.",
+    );
+    assert.equal(
+      core.logSummary(body([], { container: { status: "exited", exit_code: 137, oom_killed: true } })),
+      "The log is empty. The container exited with code 137 (out of memory).",
+    );
+    assert.equal(core.logSummary(body([], { container: { status: "created" } })),
+      "The log is empty. The container is created.");
+  });
+
+  test("a failed start: JupyterHub's word first, else an exit code that is not a stop", () => {
+    assert.equal(
+      core.startFailure(body([], { last_start_error: "Spawner failed", container: { status: "exited", exit_code: 0 } }), ""),
+      "The last start of your server failed: Spawner failed",
+    );
+    assert.equal(
+      core.startFailure(body([], { container: { status: "exited", exit_code: 3 } }), "lab"),
+      'The container of server "lab" exited with code 3.',
+    );
+    for (const code of [0, 130, 137, 143]) {
+      assert.equal(core.startFailure(body([], { container: { status: "exited", exit_code: code } }), ""), null, code);
+    }
+    assert.match(
+      core.startFailure(body([], { container: { status: "exited", exit_code: 137, oom_killed: true } }), ""),
+      /exited with code 137 \(out of memory\)/,
+    );
+    assert.equal(core.startFailure(body([]), ""), null, "running");
+    assert.equal(core.startFailure(null, ""), null);
+  });
+
+  test("the tails the dialog offers stay within the API's 1..1000", () => {
+    assert.deepEqual(core.LOG_TAILS, [100, 500, 1000]);
+  });
+});
+
+test.describe("the maintenance history", () => {
+  const reset = {
+    time: "2025-03-15T12:00:00Z", action: "reset", actor: "alice", outcome: "done", reason: "",
+    status: 200, volumes: ["rs-a--home"], backups: ["rs-a--home.backup-1"], backup: null, message: null,
+  };
+
+  test("a title and a sentence per entry", () => {
+    assert.match(core.historyTitle(reset, "en-US"), /^March 15(,| at) 12:00 PM — Reset by alice$/);
+    assert.equal(core.historyDetail(reset), "Done. Deleted: rs-a--home. Backups made: rs-a--home.backup-1.");
+    assert.equal(core.historyKind(reset), "success");
+    const restore = Object.assign({}, reset, {
+      action: "restore", volumes: ["rs-a--home"], backups: ["b2"], backup: "rs-a--home.backup-1",
+    });
+    assert.equal(core.historyDetail(restore),
+      "Done. Restored: rs-a--home. Backups made: b2. From the backup rs-a--home.backup-1.");
+    const refused = Object.assign({}, reset, {
+      outcome: "refused", reason: "wrong-state", status: 409, volumes: [], backups: [],
+      message: "The server is running or busy; stop it before resetting the home volume.",
+    });
+    assert.equal(core.historyDetail(refused),
+      "Refused: The server is running or busy; stop it before resetting the home volume.");
+    assert.equal(core.historyKind(refused), "warning");
+    const failed = Object.assign({}, refused, { outcome: "failed", message: null, reason: "failed" });
+    assert.equal(core.historyDetail(failed), "Failed (failed).");
+    assert.equal(core.historyKind(failed), "danger");
+    const deleted = Object.assign({}, reset, { action: "delete-backup", volumes: [], backups: [], backup: "b1" });
+    assert.match(core.historyTitle(deleted, "en-US"), /Backup deleted by alice$/);
+    assert.equal(core.historyDetail(deleted), "Done. Backup: b1.");
+  });
+
+  test("each backup names the reset that made it", () => {
+    const b = { id: "rs-a--home.backup-1", created: "2025-03-15T12:00:00Z", expires: "2025-03-22T12:00:00Z",
+      reason: "reset", size_bytes: 2048 };
+    const failedFirst = Object.assign({}, reset, { outcome: "failed" });
+    assert.equal(core.madeBy(b, [failedFirst, reset]), reset);
+    assert.equal(core.madeBy(b, []), null);
+    assert.equal(core.madeBy(b, undefined), null);
+    assert.match(
+      core.backupSummary(b, NOW, "en-US", reset),
+      /^ — just now, made by the reset of March 15(,| at) 12:00 PM by alice, 2\.0 KiB, kept until March 22$/,
+    );
+    assert.equal(core.backupSummary(Object.assign({}, b, { reason: "restore" }), NOW, "en-US", null),
+      " — just now, before a restore, 2.0 KiB, kept until March 22");
+  });
+});
+
+test.describe("the status line", () => {
+  test("stale once the state it described has changed", () => {
+    assert.equal(core.statusStale("running", "running"), false);
+    assert.equal(core.statusStale("running", "stopped"), true);
+    assert.equal(core.statusStale("running", "pending"), true);
+    assert.equal(core.statusStale(null, "stopped"), false, "not bound yet");
+    assert.equal(core.statusStale(undefined, "stopped"), false);
+  });
+});
+
+test.describe("pending", () => {
+  test("what JupyterHub is doing, for the default and a named server", () => {
+    assert.equal(core.pendingText("spawn", ""), "Your server is starting…");
+    assert.equal(core.pendingText("stop", "lab"), 'Server "lab" is stopping…');
+    assert.equal(core.pendingText("rename", ""), "Your server is busy (rename)…");
   });
 });
