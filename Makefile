@@ -14,12 +14,12 @@ UPSTREAM_IMAGES ?=
 # in dist/ that installs without Node.js.
 VENV_LAB    ?= .venv-labbuild
 LABEXT_WHEEL = dist/resettable_spawner_labextension-0.1.0-py3-none-any.whl
-LABEXT_INPUTS = $(wildcard labextension/*.json labextension/*.md labextension/yarn.lock labextension/.yarnrc.yml \
+LABEXT_INPUTS = $(wildcard labextension/*.json labextension/*.md labextension/LICENSE labextension/yarn.lock labextension/.yarnrc.yml \
   labextension/pyproject.toml labextension/src/*.ts labextension/style/* labextension/schema/*.json \
   labextension/tests/*.ts labextension/resettable_spawner_labextension/*.py)
 COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) -p resettable-spawner
 
-.PHONY: help test test-js test-fast host image labextension demo demo-stop up down logs clean bench bench-smoke
+.PHONY: help test test-js test-fast host image labextension dist demo demo-stop up down logs clean bench bench-smoke
 
 help:
 	@echo "make demo   start a demo hub on http://127.0.0.1:8000 (Ctrl-C stops it)"
@@ -27,6 +27,7 @@ help:
 	@echo "make bench  run the benchmarks in benchmarks/ (writes benchmarks/results/)"
 	@echo "make image  build the local single-user image (with the lab extension)"
 	@echo "make labextension  build the JupyterLab extension's wheel into dist/"
+	@echo "make dist   build both wheels into dist/ (this package's and the lab extension's)"
 	@echo "make up / down / logs   the compose deployment"
 	@echo "make clean  remove this project's containers, volumes and images"
 
@@ -57,6 +58,18 @@ $(LABEXT_WHEEL): $(VENV_LAB)/.installed $(LABEXT_INPUTS)
 	  jlpm install >&2 && jlpm build:prod >&2 && jlpm test >&2
 	PATH="$(CURDIR)/$(VENV_LAB)/bin:$$PATH" $(VENV_LAB)/bin/python -m build -q --wheel \
 	  --no-isolation -o dist labextension >&2
+	touch $@
+
+# Both wheels into dist/, as the README's quick start installs them (no package of this
+# name is on PyPI): the hub's (resettable_spawner-*.whl) and the lab extension's.
+DIST_WHEEL = dist/resettable_spawner-0.1.0-py3-none-any.whl
+DIST_INPUTS = pyproject.toml LICENSE README.md $(wildcard resettable_spawner/*.py resettable_spawner/*.yml \
+  resettable_spawner/static/* resettable_spawner/event-schemas/* templates/*)
+
+dist: $(DIST_WHEEL) $(LABEXT_WHEEL)
+
+$(DIST_WHEEL): $(VENV_LAB)/.installed $(DIST_INPUTS)
+	$(VENV_LAB)/bin/python -m build -q --wheel --no-isolation -o dist . >&2
 	touch $@
 
 # Prints nothing but the image reference on stdout, so recipes can capture it.
