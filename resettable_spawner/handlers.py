@@ -5,20 +5,37 @@ In the shape of JupyterHub's ``apihandlers/users.py``: small verbs under
 a message for users), and the hub's own machinery (``find_user``, ``user.spawners``).
 The handlers parse, authorize, delegate to the spawner and write its answer; they
 build no names and make no Docker calls. Each request writes one audit event,
-whatever its outcome (``@audited``).
+whatever its outcome (``@audited``); a bulk restart writes one per server (bulk.py).
+Also here: the maintenance page (``/hub/maintenance``) and its list, and the notice
+a lab reads before a bulk restart.
 """
 
+import asyncio
 import functools
 import json
 import math
 import time
 
+from jupyterhub import orm
 from jupyterhub.apihandlers.base import APIHandler
+from jupyterhub.handlers.base import BaseHandler
 from jupyterhub.scopes import needs_scope, scope_definitions
 from tornado import web
 
 from . import audit
-from .history import KEEP as HISTORY_KEEP, history_entry
+from .bulk import (
+    NOTICE_POLL_SECONDS,
+    BulkRestarts,
+    Target,
+    bulk_model,
+    parse_request,
+    run,
+    skip_reason,
+    state_after,
+)
+from .bulk import record as record_bulk
+from .history import KEEP as HISTORY_KEEP
+from .maintenance import backup_summary, empty_backup_summary, row_actions
 from .objects import actions_model
 from .ratelimit import SlidingWindowLimiter
 from .static_handler import STATIC_ROUTE
@@ -36,10 +53,6 @@ RESET_SCOPE = "delete:servers"
 RESTART_SCOPE = "custom:resettable-spawner:restart"
 
 _LIMITER_KEY = "resettable_spawner_rate_limiter"
-_REASONS = {403: "forbidden", 404: "not-found", 429: "rate-limited"}
-# Refusals that stay out of the server's history: someone without the right to act, or
-# over the rate limit, must not be able to push the server's real history out.
-_NOT_IN_HISTORY = (403, 429)
 
 
 # --- the two permission rules, for the verbs and for GET's "actions" ---------------
@@ -92,17 +105,13 @@ def audited(action, details=None):
                 result.update(action=action, user=user_name, server=server_name)
                 self.write(json.dumps(result))
             except web.HTTPError as e:
-                status = e.status_code
-                outcome = "failed" if status >= 500 else "refused"
-                reason = getattr(e, "audit_reason", None) or _REASONS.get(status, "bad-request")
-                message = _safe_message(e)
+                status, outcome, reason, message = audit.outcome_of(e)
                 raise
             finally:
-                extra = details(self, kwargs, result) if details else {}
-                duration = time.perf_counter() - tic
-                audit.record(
+                audit.record_with_history(
                     self.settings.get("eventlog"),
                     self.log,
+                    getattr(self, "maintained_spawner", None),
                     action=action,
                     actor=self.actor(),
                     username=user_name,
@@ -110,16 +119,10 @@ def audited(action, details=None):
                     outcome=outcome,
                     reason=reason,
                     status=status,
-                    duration=duration,
-                    **extra,
+                    duration=time.perf_counter() - tic,
+                    message=message,
+                    **(details(self, kwargs, result) if details else {}),
                 )
-                spawner = getattr(self, "maintained_spawner", None)
-                if spawner is not None and status not in _NOT_IN_HISTORY:
-                    entry = history_entry(action, self.actor(), outcome, reason, status, duration, extra, message)
-                    try:
-                        spawner.history.add(entry)
-                    except Exception as e:  # the answer stands; the event above has it all
-                        self.log.error("Cannot record %s of %s in its history: %s", action, spawner._log_name, e)
 
         return wrapper
 
@@ -130,6 +133,13 @@ class ServerMaintenanceHandler(APIHandler):
     """What every verb shares: the server's spawner, the caller's name, the rate limit."""
 
     def resettable_spawner(self, user_name, server_name):
+        spawner = self.find_spawner(user_name, server_name)
+        # The server this request acts on, for its history (@audited).
+        self.maintained_spawner = spawner
+        return spawner
+
+    def find_spawner(self, user_name, server_name):
+        """The server's ResettableDockerSpawner; a 404 or 400 HTTPError if there is none."""
         user = self.find_user(user_name)
         if user is None:
             raise web.HTTPError(404, "No such user")
@@ -141,8 +151,6 @@ class ServerMaintenanceHandler(APIHandler):
         spawner = user.spawners[server_name]
         if not callable(getattr(spawner, "native_restart", None)):
             raise web.HTTPError(400, "This hub's spawner does not support restart and reset.")
-        # The server this request acts on, for its history (@audited).
-        self.maintained_spawner = spawner
         return spawner
 
     def actor(self):
@@ -184,17 +192,6 @@ def _flag(handler, name, default):
     if value in ("0", "false", "no", "off"):
         return False
     raise web.HTTPError(400, "%s", f"?{name}= must be 1 or 0.")
-
-
-def _safe_message(error):
-    """The user-facing message of an HTTPError (the one the response carries)."""
-    message = getattr(error, "message", None) or error.log_message or ""
-    if error.args and "%" in message:
-        try:
-            message = message % error.args
-        except (TypeError, ValueError):
-            pass
-    return message or None
 
 
 def _reset_details(handler, kwargs, result):
@@ -340,6 +337,156 @@ class MaintenanceHistoryAPIHandler(ServerMaintenanceHandler):
         )
 
 
+# --- the maintenance page, bulk restarts and the lab's notice ------------------------
+
+_BULK_KEY = "resettable_spawner_bulk_restarts"
+# Inspects at once while the maintenance page's list loads: DockerSpawner's one shared
+# thread serves them in turn, so other users' calls wait behind a few at most.
+OVERVIEW_CONCURRENCY = 8
+
+
+def _bulk_restarts(handler):
+    """This hub process's bulk restarts and notices (bulk.py), in the application's settings."""
+    return handler.settings.setdefault(_BULK_KEY, BulkRestarts())
+
+
+def _servers(handler, active_only=False):
+    """``(user name, server name, orm spawner)`` of every server the hub knows, sorted by names."""
+    query = handler.db.query(orm.Spawner)
+    if active_only:
+        query = query.filter(orm.Spawner.server_id.isnot(None))
+    return sorted(((s.user.name, s.name or "", s) for s in query), key=lambda row: row[:2])
+
+
+class MaintenancePageHandler(BaseHandler):
+    """GET /hub/maintenance: every server the caller may read, with restarts, resets, logs, backups."""
+
+    @web.authenticated
+    # As JupyterHub's admin page (AdminHandler), and the nav link in templates/page.html.
+    @needs_scope("admin-ui")
+    async def get(self):
+        self.finish(await self.render_template("maintenance.html"))
+
+
+class MaintenanceServersAPIHandler(ServerMaintenanceHandler):
+    """GET: one row per server the caller may read, for the maintenance page, in one answer."""
+
+    @needs_scope("read:servers", post_filter=True)
+    async def get(self):
+        spawners = []
+        for user_name, server_name, orm_spawner in _servers(self):
+            if _has_on_server(self, "read:servers", user_name, server_name):
+                spawner = self.users[orm_spawner.user].spawners[server_name]
+                if callable(getattr(spawner, "maintenance_overview", None)):
+                    spawners.append(spawner)
+        # One listing of the hub's backups for every row.
+        backups = backup_summary(await spawners[0].hub_backups()) if spawners else {}
+        limit = asyncio.Semaphore(OVERVIEW_CONCURRENCY)
+
+        async def overview(spawner):
+            async with limit:
+                return await spawner.maintenance_overview()
+
+        rows = []
+        for spawner, model in zip(spawners, await asyncio.gather(*map(overview, spawners))):
+            user_name, server_name = spawner.user.name, spawner.name or ""
+            rows.append(
+                {
+                    "user": user_name,
+                    "server": server_name,
+                    **model,
+                    "backups": backups.get((user_name, server_name), empty_backup_summary()),
+                    "actions": row_actions(
+                        model["state"],
+                        may_restart(self, user_name, server_name),
+                        may_reset(self, spawner, user_name, server_name),
+                    ),
+                }
+            )
+        self.write(json.dumps({"servers": rows}))
+
+
+class BulkRestartAPIHandler(ServerMaintenanceHandler):
+    """POST {"servers": [...]} or {"all_running": true}: restart them in the hub; 202 at once."""
+
+    async def post(self):
+        if self.current_user is None:
+            raise web.HTTPError(403, "Missing or invalid credentials.")
+        request = parse_request(self.get_json_body())
+        if request.all_running:
+            # The running servers the caller may see; those it may not restart are forbidden.
+            names = [
+                (u, s)
+                for u, s, _ in _servers(self, active_only=True)
+                if _has_on_server(self, "read:servers", u, s) or may_restart(self, u, s)
+            ]
+        else:
+            names = request.servers
+        bulks = _bulk_restarts(self)
+        bulk = bulks.new(self.actor(), [Target(u, s) for u, s in names], request.notice_seconds)
+        for target in bulk.targets:
+            self._admit(bulk, target)
+        if bulk.spawners:
+            bulk.task = asyncio.ensure_future(run(bulk, bulks.notices, self.settings.get("eventlog"), self.log))
+        self.set_status(202)
+        self.write(json.dumps(bulk_model(bulk)))
+
+    def _admit(self, bulk, target):
+        """Authorize one server and check its state: it waits for its restart, or ends here (one audit event)."""
+        eventlog = self.settings.get("eventlog")
+        if not may_restart(self, target.user, target.server):
+            target.end("forbidden", "forbidden", "You are not allowed to restart this server.")
+            record_bulk(eventlog, self.log, bulk, target, None, "refused", 403)
+            return
+        spawner = None
+        try:
+            spawner = self.find_spawner(target.user, target.server)
+            skip = skip_reason(spawner.operation.state(spawner.pending, spawner.ready))
+            if skip:
+                target.end("skipped", *skip)
+                record_bulk(eventlog, self.log, bulk, target, spawner, "refused", 409)
+                return
+            self.check_rate(spawner)
+        except web.HTTPError as e:
+            status, outcome, reason, message = audit.outcome_of(e)
+            target.end(state_after(status), reason, message)
+            record_bulk(eventlog, self.log, bulk, target, spawner, outcome, status)
+            return
+        bulk.spawners[target.key] = spawner
+
+
+class BulkRestartStatusAPIHandler(ServerMaintenanceHandler):
+    """GET: each server's state in a bulk restart, and the counts; for the caller that started it."""
+
+    async def get(self, bulk_id):
+        if self.current_user is None:
+            raise web.HTTPError(403, "Missing or invalid credentials.")
+        bulk = _bulk_restarts(self).get(bulk_id)
+        if bulk is None or bulk.requested_by != self.actor():
+            raise web.HTTPError(404, "No such bulk restart (the hub forgets them when it restarts).")
+        self.write(json.dumps(bulk_model(bulk, bulk.queued())))
+
+
+class RestartNoticeAPIHandler(ServerMaintenanceHandler):
+    """GET: the bulk restart this server's lab should warn of (or null); what every lab's token may read."""
+
+    # Every lab's token holds access:servers on its own server (JupyterHub gives it).
+    @needs_scope("access:servers", "read:servers")
+    async def get(self, user_name, server_name=""):
+        spawner = self.find_spawner(user_name, server_name)
+        notice = _bulk_restarts(self).notices.read((spawner.user.name, server_name))
+        self.write(
+            json.dumps(
+                {
+                    "user": spawner.user.name,
+                    "server": server_name,
+                    "notice": notice,
+                    "poll_seconds": NOTICE_POLL_SECONDS,
+                }
+            )
+        )
+
+
 _USER = r"/api/users/(?P<user_name>[^/]+)"
 _SERVER = _USER + r"/servers/(?P<server_name>[^/]+)"
 
@@ -358,5 +505,11 @@ extra_handlers = [
     (_SERVER + r"/server-logs", ServerLogsAPIHandler),
     (_USER + r"/maintenance-history", MaintenanceHistoryAPIHandler),
     (_SERVER + r"/maintenance-history", MaintenanceHistoryAPIHandler),
+    (_USER + r"/restart-notice", RestartNoticeAPIHandler),
+    (_SERVER + r"/restart-notice", RestartNoticeAPIHandler),
+    (r"/api/bulk-restart", BulkRestartAPIHandler),
+    (r"/api/bulk-restart/(?P<bulk_id>[^/]+)", BulkRestartStatusAPIHandler),
+    (r"/api/maintenance/servers", MaintenanceServersAPIHandler),
+    (r"/maintenance", MaintenancePageHandler),
     STATIC_ROUTE,
 ]

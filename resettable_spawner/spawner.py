@@ -14,6 +14,7 @@ from traitlets import Bool, Float, Integer, List, Unicode, default, validate
 
 from . import audit
 from .errors import DockerUnreachable, NotFound, OperationFailed, WrongServerState
+from .maintenance import overview_model
 from .objects import logs_model, no_auto_remove, secret_values
 from .restart_slots import RestartSlots
 from .volumes import VolumeSpawner
@@ -476,6 +477,24 @@ class ResettableDockerSpawner(VolumeSpawner):
             raise OperationFailed(
                 f"The server did not answer within {self.http_timeout} seconds after the restart."
             ) from None
+
+    async def maintenance_overview(self):
+        """This server's row on the maintenance page: state, container, last restart and reset.
+
+        One inspect of the server's object; no volume or backup calls (``hub_backups``
+        lists those once for every row).
+        """
+        container = await self.engine.inspect_server(self.object_name)
+        return overview_model(
+            self.operation.state(self.pending, self.ready),
+            self.pending,
+            container,
+            self.history.newest_first(),
+        )
+
+    async def hub_backups(self):
+        """Every complete backup of this hub, all users' (labelled with its user and server)."""
+        return await self.backups.all()
 
     async def server_logs(self, tail):
         """The last ``tail`` lines of the server's container log, secrets redacted.
