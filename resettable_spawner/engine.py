@@ -84,6 +84,13 @@ class Engine:
     async def wait_volumes_free(self, names, timeout):
         raise NotImplementedError
 
+    async def volume_folder(self):
+        """The engine host's folder of ``local`` volumes (``<folder>/<name>/_data``), or None.
+
+        Only for backups by move; an engine without one answers None, and backups are copies.
+        """
+        return None
+
     async def run_helper(self, name, image, command, mounts, labels, timeout):
         raise NotImplementedError
 
@@ -189,6 +196,7 @@ class DockerEngine(Engine):
 
     def __init__(self, calls, host_config, log, log_name="hub"):
         self.call = calls
+        self.address = calls.where  # which engine: one per Docker address
         self._host_config = host_config  # docker-py's create_host_config
         self.log = log
         self.log_name = log_name
@@ -264,6 +272,14 @@ class DockerEngine(Engine):
                 self.log.warning("%s: volume %s is in use: %s", self.log_name, name, e)
                 raise VolumeInUse(name) from None
             raise self.failure("remove volume", e) from None
+
+    async def volume_folder(self):
+        try:
+            info = await self.call("info")
+        except APIError as e:
+            raise self.failure("describe itself", e) from None
+        root = info.get("DockerRootDir")
+        return f"{root.rstrip('/')}/volumes" if root else None
 
     async def wait_volumes_free(self, names, timeout):
         deadline = time.monotonic() + timeout

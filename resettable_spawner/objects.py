@@ -34,6 +34,8 @@ PARTIAL_LABEL = "resettable-spawner.partial-backup"
 RESTORING_LABEL = "resettable-spawner.restoring"
 # On helpers: the hub process that made them, so a new hub knows they are leftovers.
 INSTANCE_LABEL = "resettable-spawner.hub-instance"
+# On a backup-by-move helper: the volume whose data it is moving into the partial backup.
+MOVING_LABEL = "resettable-spawner.moving"
 # On helpers and backups: the hub that made them (hub_identity()), stable across its
 # restarts, so that two hubs with one prefix on one engine tell their objects apart.
 HUB_LABEL = "resettable-spawner.hub"
@@ -68,7 +70,7 @@ BACKUP_SCRIPT = (
 )
 # Exit 3: the backup is not complete; nothing in the target was touched.
 RESTORE_SCRIPT = (
-    f"set -e; {_RESOLVE}test -f /backup/{COMPLETE_MARKER} || exit 3; {_EMPTY}"
+    f"set -e; {_RESOLVE}test -f /backup/{COMPLETE_MARKER} -a -d /backup/{DATA_DIR} || exit 3; {_EMPTY}"
     f'cp -a /backup/{DATA_DIR}/. "$p"/; '
     f'chown --reference=/backup/{DATA_DIR} "$p"; chmod --reference=/backup/{DATA_DIR} "$p"; '
     f'touch -r /backup/{DATA_DIR} "$p"'
@@ -79,6 +81,101 @@ EMPTY_SCRIPT = f"set -e; {_RESOLVE}{_EMPTY}"
 RESTORE_INCOMPLETE_EXIT = 3
 OUTSIDE_ROOT_EXIT = 4
 MISSING_EXIT = 5
+
+# --- backups by moving the data (one rename(2) within the engine's volume folder) ----
+#
+# The move helper mounts the engine's volume folder (``docker info`` DockerRootDir +
+# /volumes) at /volumes: it sees every volume's data, so it is kept narrow. It runs one
+# of three fixed scripts with exactly two arguments, the data folders of two volumes
+# (``/volumes/<name>/_data``, from the Mountpoints the engine reported), and each
+# script first refuses (exit 4) anything that is not exactly such a folder: no other
+# shape, no ``..``, no symlink. A rename never crosses filesystems (exit 6: the caller
+# copies instead), so at every instant each byte is in exactly one of the two volumes.
+MOVE_ROOT = "/volumes"
+CONSUMING_MARKER = ".resettable-spawner-consuming"
+_MOVE_CHECKS = (
+    "set -e; "
+    'for p in "$1" "$2"; do '
+    'case "$p" in /volumes/?*/_data) ;; *) exit 4;; esac; '
+    'd=${p%/_data}; n=${d#/volumes/}; '
+    'case "$n" in */*|.|..) exit 4;; esac; '
+    'test "$(realpath -e -- "$d")" = "$d" || exit 4; '
+    'test ! -L "$p" || exit 4; '
+    "done; "
+    'test "$(stat -c %d -- "${1%/_data}")" = "$(stat -c %d -- "${2%/_data}")" || exit 6; '
+)
+# Back up $1 into the new backup volume $2: its data folder becomes the backup's data/.
+# The volume keeps an empty data folder, so that it stays a valid volume until removed.
+MOVE_BACKUP_SCRIPT = (
+    f"{_MOVE_CHECKS}"
+    'test -d "$1" -a ! -e "$2/data" || exit 7; '
+    'mv -T -- "$1" "$2/data"; mkdir -- "$1"; '
+    f'touch -- "$2/{COMPLETE_MARKER}"; du -sb -- "$2/data"'
+)
+# Restore the backup $1 into the volume $2, consuming the backup: its data folder
+# becomes the volume's. The backup is first marked as being consumed, so that a retry
+# after a crash finishes the move (MOVE_RESUME_SCRIPT), and nothing ever restores from a
+# half-consumed backup. The volume's data folder must be empty (what a move left), or
+# exit 8. A backup that an earlier restore consumed already: exit 10.
+_MOVE_CONSUME = (
+    'if [ -d "$1/data" ]; then '
+    'if [ -e "$2" ]; then rmdir -- "$2" || exit 8; fi; '
+    'mv -T -- "$1/data" "$2"; fi; '
+    'test -d "$2"'
+)
+MOVE_RESTORE_SCRIPT = (
+    f"{_MOVE_CHECKS}"
+    f'if [ ! -f "$1/{COMPLETE_MARKER}" ]; then test -f "$1/{CONSUMING_MARKER}" && exit 10; exit 3; fi; '
+    'test -d "$1/data" || exit 3; '
+    f'mv -- "$1/{COMPLETE_MARKER}" "$1/{CONSUMING_MARKER}"; '
+    f"{_MOVE_CONSUME}"
+)
+# The same, finishing a restore that the operation record says was interrupted.
+MOVE_RESUME_SCRIPT = (
+    f"{_MOVE_CHECKS}"
+    f'if [ -f "$1/{COMPLETE_MARKER}" ]; then mv -- "$1/{COMPLETE_MARKER}" "$1/{CONSUMING_MARKER}"; fi; '
+    f'test -f "$1/{CONSUMING_MARKER}" || exit 3; '
+    f"{_MOVE_CONSUME}"
+)
+CONSUMED_EXIT = 10
+# The sweep's repair of a backup-by-move that a hub (or engine) death interrupted: the
+# data goes back into the volume $1 from the partial backup $2, whose marker goes.
+UNMOVE_SCRIPT = (
+    f"{_MOVE_CHECKS}"
+    'if [ -d "$2/data" ]; then '
+    'if [ -e "$1" ]; then rmdir -- "$1" || exit 8; fi; '
+    'mv -T -- "$2/data" "$1"; fi; '
+    f'rm -f -- "$2/{COMPLETE_MARKER}"'
+)
+NOT_SAME_FILESYSTEM_EXIT = 6
+TARGET_NOT_EMPTY_EXIT = 8
+# A probe of the engine's volume folder: is the probe volume, mounted at /probe, the
+# folder /volumes/<probe>/_data? ($1). If not, the folder cannot be reached (a rootless
+# engine, an engine in a VM, a remote host) and backups are copies.
+MOVE_PROBE_SCRIPT = 'test "$(stat -c %d:%i /probe)" = "$(stat -c %d:%i -- "$1")"'
+
+_VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]+$")
+
+
+def movable_data_path(name, volume, folder):
+    """The move helper's path of a volume's data (``/volumes/<name>/_data``), or None.
+
+    Only a ``local`` volume without options whose Mountpoint, as the engine reported
+    it, is exactly ``<folder>/<name>/_data``: its data lies in the engine's own volume
+    folder, on the engine's filesystem. Anything else (another driver, NFS or bind
+    options, another layout, an odd name or Mountpoint) is copied instead.
+    """
+    if not folder or volume is None or not _VOLUME_NAME.match(name) or volume.get("Name") != name:
+        return None
+    if (volume.get("Driver") or "local") != "local" or volume.get("Options"):
+        return None
+    if volume.get("Mountpoint") != f"{folder.rstrip('/')}/{name}/_data":
+        return None
+    return f"{MOVE_ROOT}/{name}/_data"
+
+
+def move_argv(script, source_path, target_path):
+    return ["/bin/sh", "-c", script, "sh", source_path, target_path]
 
 
 def utcnow():
@@ -175,12 +272,15 @@ def is_driver_backed(volume):
     return (volume.get("Driver") or "local") != "local" or bool(volume.get("Options"))
 
 
-def name_stem(name):
-    """A volume-name-safe stem for derived names: the volume's name, or one made from a host path."""
+def name_stem(name, prefix):
+    """A volume-name-safe stem for derived names: the volume's name, or one made from a host path.
+
+    A host path's stem starts with the hub's ``prefix``, as its volumes' names do.
+    """
     if _BACKUP_ID.match(name) and len(name) <= 120:
         return name
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_.-")[-80:] or "path"
-    return f"host_{slug}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    return f"{prefix}-host_{slug}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def derived_name(volume, kind, now, token):

@@ -68,5 +68,8 @@ async def _sweep_forever(app, poll_interval):
         return
     log.info("resettable-spawner: hub-wide sweep started at hub start-up")
     while True:
-        await store.sweep(settings.helper_grace_seconds)  # logs its errors, never raises
+        # Logs its errors, never raises.
+        await store.sweep(
+            settings.helper_grace_seconds, settings.backup_helper_image or settings.image, settings.backup_helper_timeout
+        )
         await asyncio.sleep(settings.backup_prune_interval)

@@ -78,7 +78,7 @@ def test_reset_then_restore_gives_back_the_identical_tree(hub, docker, image, us
     assert body["state"] == "stopped"
     volumes = {v["name"]: v for v in body["volumes"]}
     assert volumes[home] == {
-        "name": home, "mount_path": "/home/jovyan", "home": True, "resettable": True,
+        "name": home, "kind": "volume", "mount_path": "/home/jovyan", "home": True, "resettable": True,
         "exists": True, "size_bytes": None,
     }
     assert volumes[SHARED]["resettable"] is False and volumes[SHARED]["home"] is False
@@ -113,8 +113,8 @@ def test_reset_then_restore_gives_back_the_identical_tree(hub, docker, image, us
     assert result["volume"] == home and result["backup"]["id"] == made["id"]
     assert result["replaced_backup"] is None  # the volume did not exist: nothing to keep
     assert listing(docker, image, home) == before
-    # The backup stays, so the restore can be repeated.
-    assert made["id"] in volume_names(docker)
+    # The backup was consumed: its data is the volume's now (a move, not a copy).
+    assert made["id"] not in volume_names(docker)
     assert not helpers(docker)
 
     # The started server sees the restored files as its user.
@@ -139,7 +139,9 @@ def test_restore_can_be_undone(hub, docker, image, username):
     assert replaced["volume"] == home and replaced["id"] != first["id"]
     assert run_in(docker, image, home, "cat /v/state; ls /v", read_only=True) == "first\nstate\n"
     ids = [b["id"] for b in status(hub, username)["backups"]]
-    assert replaced["id"] in ids and first["id"] in ids
+    # The replaced content is a new backup; the one restored from was consumed (a move).
+    assert replaced["id"] in ids and first["id"] not in ids
+    assert first["id"] not in volume_names(docker)
 
     # Undo: restore the content the restore replaced.
     r = restore(hub, username, replaced["id"])
@@ -288,6 +290,8 @@ def test_named_server_paths(hub, docker, image, username):
     r = restore(hub, username, backup_id, server="lab")
     assert r.status_code == 200, r.text
     assert run_in(docker, image, home, "cat /v/f", read_only=True) == "lab\n"
+    assert status(hub, username, "lab")["backups"] == []  # consumed by the restore (a move)
+    backup_id = reset(hub, username, [home], server="lab").json()["backups"][0]["id"]
     r = hub.api("DELETE", path(username, f"home-volume-backups/{backup_id}", "lab"))
     assert r.status_code == 200, r.text
 
@@ -332,7 +336,8 @@ def test_retention_sweep_removes_expired_backups(tmp_path_factory, docker, image
 
 
 def test_hub_killed_during_backup(tmp_path_factory, docker, image, username):
-    hub = make_hub(tmp_path_factory, image, "crash-hub")
+    # The copy path (the move path's crashes: tests/e2e/test_move_crash.py).
+    hub = make_hub(tmp_path_factory, image, "crash-hub", backup_by_move=0)
     try:
         hub.create_user(username)
         home = vol(username, "home")
@@ -371,7 +376,7 @@ def test_hub_killed_during_backup(tmp_path_factory, docker, image, username):
 
 def test_hub_killed_during_restore(tmp_path_factory, docker, image, username):
     """The server never starts on a half-restored volume; both backups survive; a retry works."""
-    hub = make_hub(tmp_path_factory, image, "restore-crash-hub")
+    hub = make_hub(tmp_path_factory, image, "restore-crash-hub", backup_by_move=0)
     try:
         hub.create_user(username)
         home = vol(username, "home")

@@ -9,6 +9,8 @@ import asyncio
 import json
 import logging
 import os
+import sys
+import time
 
 import resettable_spawner
 from traitlets import default
@@ -41,7 +43,24 @@ class TestSpawner(resettable_spawner.ResettableDockerSpawner):
     def _docker(self, method, *args, **kwargs):
         if method == "create_container" and self.user.name.startswith("legacy-"):
             kwargs["host_config"]["AutoRemove"] = True
-        return super()._docker(method, *args, **kwargs)
+        point = env.get("RS_PAUSE_AT")
+        if point:
+            _pause_if(point, "before", method, args, kwargs)
+        result = super()._docker(method, *args, **kwargs)
+        if point:
+            _pause_if(point, "after", method, args, kwargs, result)
+        return result
+
+    def make_engine(self, log_name=None):
+        engine = super().make_engine(log_name)
+        if env.get("RS_ENGINE_VOLUME_FOLDER"):
+            # An engine whose volume folder is not where it says (as a remote engine, or
+            # one in a VM, may be): backups by move must detect it and copy instead.
+            async def volume_folder():
+                return env["RS_ENGINE_VOLUME_FOLDER"]
+
+            engine.volume_folder = volume_folder
+        return engine
 
     @default("volumes")
     def _default_volumes(self):
@@ -83,6 +102,33 @@ LEAK_SCRIPT = (
     f'echo "302 GET /user/x/oauth_callback?code={LEAKS["code"]}&state={LEAKS["state"]}"; '
 )
 FAILING_LINE = "fatal: this server cannot start (on purpose)"
+
+
+# Fault injection for tests/e2e/test_move_crash.py: with RS_PAUSE_AT=<when>-<what>, the
+# hub stops (in the Docker call's thread) at that point between two steps of a backup or
+# restore by move, logs "RS-PAUSED <point>", and waits to be SIGKILLed.
+#   before-create-<kind> / after-wait-<kind>: a helper of that kind (move, restore);
+#   before-remove-volume / after-remove-volume: removing the original volume;
+#   before-remove-backup: removing a backup (a restore's consumed one).
+_helper_kinds = {}
+
+
+def _pause_if(point, when, method, args, kwargs, result=None):
+    kind = None
+    if method == "create_container":
+        kind = (kwargs.get("labels") or {}).get("resettable-spawner.helper")
+        if when == "after" and kind:
+            _helper_kinds[result["Id"]] = kind
+        here = f"{when}-create-{kind}"
+    elif method == "wait":
+        here = f"{when}-wait-{_helper_kinds.get(args[0])}"
+    elif method == "remove_volume":
+        here = f"{when}-remove-{'backup' if '.backup-' in args[0] else 'volume'}"
+    else:
+        return
+    if here == point:
+        print(f"RS-PAUSED {point}", file=sys.stderr, flush=True)
+        time.sleep(600)
 
 
 def configure(c, spawner_class=TestSpawner):
@@ -192,6 +238,8 @@ def configure(c, spawner_class=TestSpawner):
         c.ResettableDockerSpawner.backup_keep = int(env["RS_BACKUP_KEEP"])
     if env.get("RS_BACKUP_PRUNE_INTERVAL"):
         c.ResettableDockerSpawner.backup_prune_interval = float(env["RS_BACKUP_PRUNE_INTERVAL"])
+    if env.get("RS_BACKUP_BY_MOVE"):
+        c.ResettableDockerSpawner.backup_by_move = env["RS_BACKUP_BY_MOVE"] == "1"
     if env.get("RS_BACKUP_BEFORE_RESET"):
         c.ResettableDockerSpawner.backup_before_reset = env["RS_BACKUP_BEFORE_RESET"] == "1"
     if env.get("RS_SHARED_VOLUME") == "1":

@@ -64,10 +64,11 @@ def test_is_driver_backed():
 
 
 def test_name_stem_keeps_volume_names_and_makes_host_paths_safe():
-    assert objects.name_stem("jl-a_home") == "jl-a_home"
-    stem = objects.name_stem("/srv/homes/a b/../x")
+    assert objects.name_stem("jl-a_home", "jl") == "jl-a_home"
+    stem = objects.name_stem("/srv/homes/a b/../x", "jl")
+    assert stem.startswith("jl-host_")
     assert objects.valid_backup_id(objects.derived_name(stem, "backup", objects.utcnow(), "abcd"))
-    assert stem != objects.name_stem("/srv/homes/a_b/x")  # the hash tells similar paths apart
+    assert stem != objects.name_stem("/srv/homes/a_b/x", "jl")  # the hash tells similar paths apart
 
 
 def test_helper_scripts_take_the_path_as_an_argument_and_stay_inside_the_root():
