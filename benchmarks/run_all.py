@@ -20,12 +20,23 @@ import time
 import traceback
 from pathlib import Path
 
-from . import bench_backup, bench_isolation, bench_reset, bench_responsiveness, bench_restart, bench_storm, plot
+from . import (
+    bench_backup,
+    bench_engine_faults,
+    bench_isolation,
+    bench_reset,
+    bench_responsiveness,
+    bench_restart,
+    bench_storm,
+    plot,
+)
 from .common import Context, docker_client, machine_info, print_report, render_markdown, save_json
 
 BENCHMARKS = {
     m.NAME: m
-    for m in (bench_restart, bench_isolation, bench_responsiveness, bench_reset, bench_storm, bench_backup)
+    for m in (
+        bench_restart, bench_isolation, bench_responsiveness, bench_reset, bench_storm, bench_backup, bench_engine_faults
+    )
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -71,6 +71,8 @@ def fault_hub(tmp_path_factory, engine, image):
         http_timeout=HTTP_TIMEOUT,
         docker_call_timeout=CALL_TIMEOUT,
         backup_prune_interval=2,
+        # Copies, not moves (well under a second): the kills must land mid-copy.
+        backup_by_move=0,
     )
     try:
         hub.start()
