@@ -55,7 +55,8 @@ def test_a_frozen_engine_fails_the_call_within_the_bound():
         return time.monotonic() - tic, e.value
 
     seconds, error = run(main())
-    assert TIMEOUT * 0.9 <= seconds < TIMEOUT * 2
+    # After one unanswered ping (about TIMEOUT), far from the stuck call's 60 s.
+    assert TIMEOUT * 0.9 <= seconds < 10
     assert error.status_code == 503 and "socket" not in error.message
 
 
@@ -101,10 +102,13 @@ def test_a_dead_engine_is_503_at_once(error):
     async def dead(method):
         raise error
 
-    tic = time.monotonic()
-    with pytest.raises(DockerUnreachable):
-        run(calls(dead, ping_answers=False)("stop"))
-    assert time.monotonic() - tic < TIMEOUT
+    async def main():
+        tic = time.monotonic()
+        with pytest.raises(DockerUnreachable):
+            await calls(dead, ping_answers=False)("stop")
+        return time.monotonic() - tic
+
+    assert run(main()) < TIMEOUT / 2  # no ping waited for
 
 
 def test_urllib3_protocol_error_is_503():
