@@ -28,6 +28,7 @@ from . import (
     bench_responsiveness,
     bench_restart,
     bench_storm,
+    bench_swarm,
     plot,
 )
 from .common import Context, docker_client, machine_info, print_report, render_markdown, save_json
@@ -35,7 +36,8 @@ from .common import Context, docker_client, machine_info, print_report, render_m
 BENCHMARKS = {
     m.NAME: m
     for m in (
-        bench_restart, bench_isolation, bench_responsiveness, bench_reset, bench_storm, bench_backup, bench_engine_faults
+        bench_restart, bench_isolation, bench_responsiveness, bench_reset, bench_storm, bench_backup, bench_engine_faults,
+        bench_swarm,
     )
 }
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -5,9 +5,9 @@ newest task, on some node. Through the swarm manager (the spawner's own client):
 
 - the server's object: ``inspect_server`` (the service and its newest task, in a
   container's shape, swarm_objects.server_description); the restart in place as
-  ``stop_server`` (scale to 0 replicas, until its task has stopped) and
-  ``start_server`` (back to 1 with a forced update, until the new task runs: the
-  service, its name, its placement and its volumes stay); ``remove_server``;
+  ``stop_server`` (a forced update, until the old task has stopped) and
+  ``start_server`` (until the new task runs): the service, its name, its placement
+  and its volumes stay; ``remove_server``;
 - helpers: replicated jobs constrained to the node that holds their volumes, their
   output read from the service's logs; listed and removed as services, so a hub sees
   every helper of the swarm in one call;
@@ -42,6 +42,7 @@ from .swarm_objects import (
     newest_task,
     node_name,
     node_problem,
+    generation,
     parse_docker_time,
     pinned_node,
     replicas_of,
@@ -219,42 +220,66 @@ class SwarmEngine(Engine):
             return None
         return server_description(service, newest_task(await self.services.tasks(service["ID"])))
 
-    async def stop_server(self, server_id, timeout):
-        """The restart's first half: scale to 0 replicas, until no task of the service
-        runs (swarm stops it: SIGTERM, then SIGKILL after the service's stop grace
-        period). Asking again is harmless (a hub that died in the middle)."""
-        await self.services.update_service(server_id, "stop the server's task for the restart", replicas=0)
-        deadline = time.monotonic() + timeout + self.cleanup_timeout
+    async def next_generation(self, server_id):
+        """The generation (swarm's ``ForceUpdate`` counter) a restart asked now reaches."""
+        service = await self.services.inspect_service(server_id)
+        if service is None:
+            raise OperationFailed("The server's service is gone.")
+        return generation(service["Spec"]) + 1
+
+    async def stop_server(self, server_id, timeout, generation_to=None):
+        """The restart's first half: a forced update of the service (stop-first, its
+        spec unchanged: the same name, placement and volumes), until its old task has
+        stopped. Swarm starts the new task by itself right after (it has already
+        created its container meanwhile). ``generation_to``: the generation this
+        restart reaches; a service already there (asked by a hub that died) is not
+        asked again. The stop's grace period is the service's (``restart_timeout``)."""
+        tic = time.monotonic()
+        service = await self.services.inspect_service(server_id)
+        if service is None:
+            raise OperationFailed("The server's service is gone.")
+        target = generation_to or generation(service["Spec"]) + 1
+        if generation(service["Spec"]) < target:
+            changes = {"force": target}
+            if replicas_of(service["Spec"]) == 0:
+                changes["replicas"] = 1  # scaled to 0 by hand: swarm starts no task in its slot otherwise
+            await self.services.update_service(server_id, "restart the server's task", **changes)
+        deadline = tic + timeout + self.cleanup_timeout
         while True:
             tasks = await self.services.tasks(server_id)
-            if not any(task_state(t) in TASK_ON_ITS_WAY | {TASK_RUNNING} for t in tasks):
+            old_alive = any(generation(t) < target and task_state(t) in TASK_ON_ITS_WAY | {TASK_RUNNING} for t in tasks)
+            if not old_alive and any(generation(t) >= target for t in tasks):
+                self.log.debug("%s: old task of %s stopped in %.2fs", self.log_name, server_id[:12],
+                               time.monotonic() - tic)
                 return
             if time.monotonic() > deadline:
                 raise OperationFailed("The server's task did not stop in time; see the hub log.")
             await asyncio.sleep(self.services.check_interval)
 
     async def start_server(self, server_id):
-        """The second half: back to 1 replica, until the new task runs (on the node it is
-        pinned to). A forced update with it: with restart condition "none", swarm
-        starts no task in the slot of one that it shut down (measured). Asked once: a
-        service already back at 1 replica (a hub that died in the middle) is waited for."""
+        """The second half: until the newest generation's task runs (on the node the
+        service is pinned to). A service that has no task of its generation (a hub
+        that died before asking, after a stop) is asked for one."""
+        tic = time.monotonic()
         service = await self.services.inspect_service(server_id)
         if service is None:
             raise OperationFailed("The server's service is gone.")
         template = service["Spec"].get("TaskTemplate") or {}
-        generation = template.get("ForceUpdate") or 0
-        if replicas_of(service["Spec"]) == 0:
-            await self.services.update_service(server_id, "start the server's task", replicas=1, force=True)
-            generation += 1
-        # The tasks of earlier generations are the stopped ones.
-        before = {t["ID"] for t in await self.services.tasks(server_id)
-                  if ((t.get("Spec") or {}).get("ForceUpdate") or 0) < generation}
+        target = generation(service["Spec"])
+        tasks = await self.services.tasks(server_id)
+        if not any(generation(t) >= target and task_state(t) not in TASK_ENDED for t in tasks):
+            target += 1
+            changes = {"force": target}
+            if replicas_of(service["Spec"]) == 0:
+                changes["replicas"] = 1
+            await self.services.update_service(server_id, "start the server's task", **changes)
         await self.services.wait_running(
             server_id,
-            before,
+            {t["ID"] for t in tasks if generation(t) < target},
             deadline=time.monotonic() + self.start_timeout,
             pinned=pinned_node((template.get("Placement") or {}).get("Constraints")),
         )
+        self.log.debug("%s: new task of %s running in %.2fs", self.log_name, server_id[:12], time.monotonic() - tic)
 
     async def remove_server(self, server_id):
         """Remove the service; its volumes stay (swarm removes its task containers soon after)."""

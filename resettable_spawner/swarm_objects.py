@@ -174,17 +174,24 @@ def node_local_volumes(mounts, per_user_names):
 # --- services -----------------------------------------------------------------------
 
 
-def update_kwargs(spec, replicas=None, constraints=None, force=False):
+def generation(spec_or_task):
+    """How many forced updates a service's spec (or the spec a task was made from) had."""
+    template = spec_or_task.get("TaskTemplate") if "TaskTemplate" in spec_or_task else spec_or_task.get("Spec")
+    return (template or {}).get("ForceUpdate") or 0
+
+
+def update_kwargs(spec, replicas=None, constraints=None, force=None):
     """``update_service`` arguments that keep everything of ``spec`` but what is asked:
-    the replica count, the placement constraints, or a forced redeploy."""
+    the replica count, the placement constraints, or a forced redeploy (``force``: the
+    generation to reach, swarm's ``ForceUpdate`` counter)."""
     template = dict(spec.get("TaskTemplate") or {})
     mode = spec.get("Mode")
     if replicas is not None:
         mode = {"Replicated": {"Replicas": replicas}}
     if constraints is not None:
         template["Placement"] = dict(template.get("Placement") or {}, Constraints=constraints)
-    if force:
-        template["ForceUpdate"] = (template.get("ForceUpdate") or 0) + 1
+    if force is not None:
+        template["ForceUpdate"] = force
     return {
         "task_template": template,
         "name": spec.get("Name"),

@@ -8,8 +8,11 @@ Layers, each calling only down (see base.py)::
     SwarmServiceSpawner               DockerSpawner's SwarmSpawner, where it breaks, fixed
     dockerspawner.SwarmSpawner
 
-``ResettableSwarmSpawner`` itself only builds the engine (``make_engine``), with the
-node engines the operator gives (``swarm_node_engines``).
+``ResettableSwarmSpawner`` itself builds the engine (``make_engine``, with the node
+engines the operator gives in ``swarm_node_engines``) and overrides three steps of the
+layers above where a service differs from a container: the restart's stop (a forced
+update, asked once), the removal of a server that stopped by itself (its service), and
+the wait for swarm to remove a stopped server's task containers before volume work.
 
 A server is a service of one replica. Its home lives on one node when its volumes
 are node-local (the ``local`` driver without options): such a server is pinned, in
@@ -289,12 +292,13 @@ class ResettableSwarmSpawner(ResettableDockerSpawner, SwarmServiceSpawner):
         30.0,
         min=1.0,
         config=True,
-        help="""Seconds to wait for swarm to remove the exited task containers that still hold a volume.
+        help="""Seconds to wait for swarm to remove a stopped server's task containers, which hold its volumes.
 
-        Swarm removes a removed service's task containers a few seconds after the
-        service (about 2.5 s here); until then Docker refuses to delete the volumes
-        they mounted. A reset, restore or deletion waits at most this long, then
-        answers 409 (volume in use). A running container that holds the volume is 409 at once.
+        The hub removes a stopped server's service at once; swarm removes its task
+        containers 1 to 3 s later (here), and until then they hold the volumes (and,
+        while the server shuts down, write to them). A reset, restore or deletion waits
+        at most this long, then answers 409 (volume in use). Any other running container
+        that holds the volume is 409 at once.
         """,
     )
 
@@ -320,6 +324,15 @@ class ResettableSwarmSpawner(ResettableDockerSpawner, SwarmServiceSpawner):
             self.swarm_cleanup_timeout,
             self.start_timeout,
         )
+
+    async def _stop_for_restart(self, container_id):
+        """A forced update, asked once per restart: the step records the generation it
+        reaches, so a hub that died after asking finishes the restart without a second one."""
+        target = (self.operation.record or {}).get("generation")
+        if target is None:
+            target = await self.engine.next_generation(container_id)
+            self.operation.step("restart", phase="stopping", container_id=container_id, generation=target)
+        await self.engine.stop_server(container_id, self.restart_timeout, generation_to=target)
 
     async def _remove_exited_container(self):
         """``poll()`` found the server not running: remove its service, as ``remove`` does
@@ -378,16 +391,16 @@ class ResettableSwarmSpawner(ResettableDockerSpawner, SwarmServiceSpawner):
                 f"The hub cannot reach the Docker Engine of the node {node_name(node)}, where this server's"
                 " volumes live; ask your administrator (swarm_node_engines)."
             )
-        client = self._node_client(settings)
         calls = DockerCalls(
-            self._on_long_pool(client),
-            self._on_long_pool(client),
-            lambda seconds: self._node_ping(client, seconds),
+            self._on_long_pool(settings),
+            self._on_long_pool(settings),
+            lambda seconds: self._node_ping(settings, seconds),
             self.docker_call_timeout,
             self.log,
             f"node {node_name(node)}",
         )
-        return DockerEngine(calls, client.create_host_config, self.log, self._log_name)
+        return DockerEngine(calls, lambda **kw: self._node_client(settings).create_host_config(**kw), self.log,
+                            self._log_name)
 
     def _node_client(self, settings):
         key = json.dumps(settings, sort_keys=True)
@@ -399,18 +412,25 @@ class ResettableSwarmSpawner(ResettableDockerSpawner, SwarmServiceSpawner):
             client = ResettableSwarmSpawner._node_clients[key] = docker.APIClient(**kwargs)
         return client
 
-    def _on_long_pool(self, client):
+    def _on_long_pool(self, settings):
+        # The client is made in the worker thread: "version auto" asks the engine at
+        # once, and an engine that does not answer must fail as a call does (503).
+        def call(method, *args, **kwargs):
+            client = self._node_client(settings)
+            return method(client, *args, **kwargs) if callable(method) else getattr(client, method)(*args, **kwargs)
+
         def submit(method, *args, **kwargs):
-            function = method if callable(method) else (lambda c, *a, **k: getattr(c, method)(*a, **k))
-            return asyncio.wrap_future(self.long_call_executor.submit(function, client, *args, **kwargs))
+            return asyncio.wrap_future(self.long_call_executor.submit(call, method, *args, **kwargs))
 
         return submit
 
-    def _node_ping(self, client, seconds):
+    def _node_ping(self, settings, seconds):
         cls = ResettableSwarmSpawner
         if cls._node_ping_executor is None:
             cls._node_ping_executor = ThreadPoolExecutor(1, thread_name_prefix="resettable-swarm-ping")
-        return asyncio.wrap_future(
-            cls._node_ping_executor.submit(lambda: client.get(f"{client.base_url}/_ping", timeout=seconds))
-        )
 
+        def ping():
+            client = self._node_client(settings)
+            return client.get(f"{client.base_url}/_ping", timeout=seconds)
+
+        return asyncio.wrap_future(cls._node_ping_executor.submit(ping))

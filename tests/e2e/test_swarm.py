@@ -8,17 +8,24 @@ test fails (``TwoNodeSwarm.close`` fails the module if anything stays behind).
 JupyterHub 6 only (this venv's).
 """
 
+import os
+import secrets
+import subprocess
+import sys
 import threading
 import time
+import uuid
 
 import pytest
 
+from tests.support import ROOT
 from tests.support.dockerutil import docker_escape
-from tests.support.hubproc import PREFIX, quote
+from tests.support.hubproc import PREFIX, HubClient, free_port, quote
 from tests.support.swarm import NODE2, TwoNodeSwarm, restart, swarm_hub, wait_until
-from tests.support.volumes import BACKUP_OF, fill, listing, run_in
+from tests.support.volumes import BACKUP_OF, call_surviving, fill, fill_big, listing, run_in
 
 SHARED = f"{PREFIX}-shared-data"
+STACK = f"{PREFIX}-stack"
 
 
 @pytest.fixture(scope="module")
@@ -242,6 +249,108 @@ def test_a_hub_killed_mid_restart_keeps_the_server_and_routes_it(swarm, hub, use
     assert read_in_task(swarm, username, "/home/jovyan/kept.txt") == "kept"
     time.sleep(3)  # still watched, still there a few polls later
     assert hub.server_model(username)["ready"] and hub.route_status(username) == 200
+
+
+def test_a_hub_killed_mid_backup_leaves_nothing_on_node2_after_its_next_start(swarm, hub, image, username):
+    started(hub, swarm, username)
+    home = vol(username, "home")
+    hub.stop_server(username)
+    wait_until(lambda: not swarm.node2.containers.list(all=True, filters={"volume": home}), 30,
+               what="swarm removed the task's container")
+    fill_big(swarm.node2, image, home)
+    before = listing(swarm.node2, image, home)
+
+    def helper_jobs():
+        return [s for s in swarm.host.api.services(filters={"label": "resettable-spawner.helper"})
+                if s["Spec"]["Labels"].get("resettable-spawner.prefix") == PREFIX]
+
+    threading.Thread(target=lambda: call_surviving(lambda: hub.api("DELETE", path(username, "reset-home-volume"))),
+                     daemon=True).start()
+    wait_until(lambda: any(swarm.tasks(j["ID"]) and swarm.tasks(j["ID"])[0]["Status"]["State"] == "running"
+                           for j in helper_jobs()), 60, interval=0.05, what="the backup's helper job copies")
+    hub.kill()
+    assert helper_jobs(), "the helper job finished before the hub was killed"
+    hub.start()
+    # The sweep at start-up: the dead hub's helper job, its task's container and the partial backup go.
+    wait_until(lambda: not helper_jobs() and not [v for v in node2_volumes(swarm) if ".backup-" in v and home in v],
+               60, interval=0.5, what="the sweep removed the helper and the partial backup")
+    assert not swarm.node2.containers.list(all=True, filters={"label": "resettable-spawner.helper"})
+    assert listing(swarm.node2, image, home) == before, "the home was touched"
+    hub.start_server(username, timeout=120)
+    assert hub.route_status(username) == 200
+
+
+@pytest.fixture(scope="module")
+def stack(swarm, docker, image):
+    """examples/swarm-stack.yml deployed as it is documented: the hub in a container on an
+    attachable overlay, its servers reached by service name (dnsrr: this kernel has no IPVS)."""
+    base = subprocess.run(
+        [str(ROOT / "scripts" / "build-image.sh"), "hub-base"],
+        env=dict(os.environ, PYTHON=sys.executable), stdout=subprocess.PIPE, text=True, check=True,
+    ).stdout.strip()
+    hub_image = f"{STACK}-hub:test"
+    subprocess.run(
+        ["docker", "build", "-q", "-t", hub_image, "-f", "examples/Dockerfile",
+         "--build-arg", f"JUPYTERHUB_IMAGE={base}", "."],
+        cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+    )
+    token, port = secrets.token_hex(16), free_port()
+    env = dict(
+        os.environ,
+        HUB_IMAGE=hub_image,
+        HUB_PORT=str(port),
+        SINGLEUSER_IMAGE=docker.images.get(image).id,
+        DOCKER_NETWORK_NAME=f"{STACK}-net",
+        SWARM_ENDPOINT_MODE="dnsrr",
+        SWARM_CONSTRAINTS=f"node.hostname=={NODE2}",
+        JUPYTERHUB_CONTAINER_PREFIX=f"{STACK}-user",
+        RESETTABLE_OPS_TOKEN=token,
+    )
+    deploy = ["docker", "stack", "deploy", "--resolve-image", "never", "-c", "examples/swarm-stack.yml", STACK]
+    subprocess.run(deploy, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    try:
+        hub = HubClient(f"http://127.0.0.1:{port}", token)
+        hub.wait_for(lambda: hub.route_ok("/hub/api/"), 120, interval=0.5)
+        yield hub, env
+    finally:
+        logs = subprocess.run(["docker", "service", "logs", "--raw", f"{STACK}_jupyterhub"],
+                              capture_output=True, text=True)
+        (ROOT / "artifacts").mkdir(exist_ok=True)
+        (ROOT / "artifacts" / "swarm-stack-hub.log").write_text(logs.stdout + logs.stderr)
+        subprocess.run(["docker", "stack", "rm", STACK], check=True, stdout=subprocess.DEVNULL)
+        wait_until(lambda: not docker.networks.list(names=[f"{STACK}-net"]) or _remove_gone(docker, f"{STACK}-net"),
+                   60, interval=0.5, what="the stack's network is gone")
+        docker.images.remove(hub_image, force=True)
+
+
+def _remove_gone(docker, name):
+    try:
+        for net in docker.networks.list(names=[name]):
+            net.remove()
+        return True
+    except Exception:
+        return False
+
+
+def test_overlay_routing_by_service_name_with_the_stack_file(stack, swarm):
+    hub, env = stack
+    user = hub.create_user(f"u{uuid.uuid4().hex[:8]}")
+    hub.start_server(user, timeout=120)
+    name = f"{env['JUPYTERHUB_CONTAINER_PREFIX']}-{user}"
+    service = swarm.service(name)
+    assert service["Spec"]["EndpointSpec"]["Mode"] == "dnsrr"
+    networks = service["Spec"]["TaskTemplate"]["Networks"]
+    assert [n["Target"] for n in networks] == [swarm.host.networks.get(env["DOCKER_NETWORK_NAME"]).id]
+    assert swarm.running_task(name)["NodeID"] == swarm.node2_id
+    # Through the hub container's proxy, over the overlay, to node 2.
+    assert hub.route_status(user) == 200
+
+    r = hub.api("POST", f"/users/{quote(user)}/restart-server")
+    assert r.status_code == 200, r.text
+    assert not r.json()["route_updated"], "the service's name is the route: it survives the restart"
+    assert hub.route_status(user) == 200
+    hub.stop_server(user)
+    assert swarm.service(name) is None
 
 
 def test_node2_down_shows_the_server_stopped_and_a_start_names_the_node(swarm, hub, docker, username):

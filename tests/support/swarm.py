@@ -216,8 +216,9 @@ class TwoNodeSwarm:
         if self.host.info()["Swarm"]["LocalNodeState"] != "inactive":
             attempt("leave the swarm", lambda: self.host.swarm.leave(force=True))
         # swarm leaves docker_gwbridge behind (and it may outlive the leave for a moment).
-        for net in self.host.networks.list(names=["docker_gwbridge", "ingress", NETWORK]):
-            attempt(f"remove network {net.name}", lambda net=net: _remove_network(net))
+        for net in self.host.networks.list(names=["docker_gwbridge", "ingress"]) + self.host.networks.list(names=[PREFIX]):
+            if net.name in ("docker_gwbridge", "ingress") or net.name.startswith(PREFIX):
+                attempt(f"remove network {net.name}", lambda net=net: _remove_network(net))
         attempt("remove node 2's data", lambda: _remove_volume(self.host, NODE2_DATA))
         for c in self.host.containers.list(all=True, filters={"name": PREFIX}):
             if c.name.startswith(PREFIX):
@@ -227,7 +228,8 @@ class TwoNodeSwarm:
                 attempt(f"remove volume {v.name}", lambda v=v: v.remove(force=True))
         shutil.rmtree(self.sockdir, ignore_errors=True)
         state = self.host.info()["Swarm"]["LocalNodeState"]
-        left = [n.name for n in self.host.networks.list(names=["docker_gwbridge", "ingress", NETWORK])]
+        left = [n.name for n in self.host.networks.list(names=["docker_gwbridge", "ingress", PREFIX])
+                if n.name in ("docker_gwbridge", "ingress") or n.name.startswith(PREFIX)]
         if errors or state != "inactive" or left:
             raise RuntimeError(f"swarm tear-down incomplete (swarm {state}, networks {left}): {errors}")
 
@@ -263,6 +265,7 @@ def configure_swarm_hub(c):
     configure(c, spawner_class="resettable-swarm")
     # Service names are DNS labels: DockerSpawner's own template, without a trailing "--".
     c.DockerSpawner.pop("name_template", None)
+    c.DockerSpawner.pop("remove", None)  # a service's containers always go with it
     c.ResettableDockerSpawner.action_rate_limit = 0
     c.ResettableSwarmSpawner.swarm_node_engines = json.loads(env["RS_SWARM_NODE_ENGINES"])
     c.ResettableSwarmSpawner.swarm_pending_timeout = float(env.get("RS_SWARM_PENDING_TIMEOUT", "20"))
@@ -278,13 +281,13 @@ configure_swarm_hub(get_config())  # noqa: F821
 """
 
 
-def swarm_hub(workdir, swarm, image_id, name="swarm-hub", **settings):
-    """A HubProcess (not started) whose servers are services placed on node 2, routed by host-mode ports."""
+def swarm_hub(workdir, swarm, image_id, name="swarm-hub", hub_class=HubProcess, **settings):
+    """A hub (not started) whose servers are services placed on node 2, routed by host-mode ports."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "jupyterhub_config.py"
     config.write_text(HUB_CONFIG)
-    return HubProcess(
+    return hub_class(
         workdir,
         image_id,
         name=name,

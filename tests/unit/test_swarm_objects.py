@@ -11,6 +11,7 @@ from resettable_spawner.swarm_objects import (
     NODE_LABEL,
     helper_from_service,
     helper_job_spec,
+    generation,
     helper_service_name,
     job_outcome,
     newest_task,
@@ -163,7 +164,10 @@ def test_updates_keep_the_spec_and_change_only_what_is_asked():
     pinned = update_kwargs(spec, constraints=["node.id==n2"])
     assert pinned["task_template"]["Placement"]["Constraints"] == ["node.id==n2"]
     assert pinned["mode"] == spec["Mode"]
-    assert update_kwargs(spec, force=True)["task_template"]["ForceUpdate"] == 3
+    assert update_kwargs(spec, force=3)["task_template"]["ForceUpdate"] == 3
+    assert generation(spec) == 2
+    assert generation({"Spec": {"ForceUpdate": 5}}) == 5, "a task's spec"
+    assert generation({"TaskTemplate": {}}) == 0
     assert spec["TaskTemplate"]["Placement"]["Constraints"] == ["x==y"], "the spec itself is not changed"
 
 
