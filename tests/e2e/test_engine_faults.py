@@ -19,20 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.integration.test_backups import (
-    backups_of,
-    fill,
-    fill_big,
-    helpers,
-    listing,
-    reset,
-    restore,
-    status,
-    vol,
-)
+from tests.integration.test_backups import reset, restore, status, vol
 from tests.support.dockerd import ThrowawayDockerd
 from tests.support.dockerutil import container_of, volume_names
 from tests.support.hubproc import HubProcess, cleanup_docker, quote
+from tests.support.volumes import backups_of, fill, fill_big, helpers, listing
 
 RESTART_TIMEOUT = 6
 HTTP_TIMEOUT = 30
