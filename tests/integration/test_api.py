@@ -106,7 +106,7 @@ def test_home_volume_describes_state_and_allowed_actions(hub, docker, people):
     r = hub.api("GET", action_path(owner, "", "home-volume"), token=people["tokens"]["owner"])
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["volume"] == {"name": home_volume(owner), "exists": True, "mount_path": "/home/jovyan"}
+    assert body["volume"] == {"name": home_volume(owner), "exists": True, "mount_path": "/home/jovyan", "resettable": True}
     assert body["state"] == "stopped"
     assert body["actions"] == {
         "restart": False, "reset": True, "reset_volumes": True, "restore": bool(body["backups"]),
