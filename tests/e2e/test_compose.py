@@ -78,9 +78,15 @@ def compose(docker, image, hub_base):
         docker.images.remove(f"{PROJECT}-hub:latest", force=True)
 
 
-def test_compose_file_is_valid_without_overrides():
-    """The file as shipped (upstream images) validates too."""
-    subprocess.run(compose_command() + ["-f", str(ROOT / "compose.yml"), "config", "-q"], cwd=ROOT, check=True)
+def test_compose_file_needs_only_the_two_images():
+    """As shipped it names no registry: without the two images it refuses, saying which; with them it validates."""
+    command = compose_command() + ["-f", str(ROOT / "compose.yml"), "config", "-q"]
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTERHUB_IMAGE", "SINGLEUSER_IMAGE")}
+    refused = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert "JUPYTERHUB_IMAGE" in refused.stderr + refused.stdout
+    images = dict(env, JUPYTERHUB_IMAGE="example/hub:5", SINGLEUSER_IMAGE="example/singleuser:1")
+    subprocess.run(command, cwd=ROOT, env=images, check=True)
 
 
 def test_spawn_restart_reset_inside_compose(compose, docker, image):
