@@ -149,6 +149,17 @@ class BackupStore:
 
     # --- making and restoring ---------------------------------------------------
 
+    def _new_backup(self, volume, reason, user, server, retention):
+        """A new backup's name, its labels, and the name stem of its helper."""
+        now = utcnow()
+        token = secrets.token_hex(4)
+        stem = name_stem(volume, self.prefix)
+        labels = backup_labels(
+            volume, user, server, now, now + datetime.timedelta(seconds=retention), self.prefix, reason
+        )
+        labels[HUB_LABEL] = self.hub_id
+        return derived_name(stem, "backup", now, token), labels, lambda kind: derived_name(stem, kind, now, token)
+
     async def make(self, storage, reason, user, server, retention, image, timeout):
         """Copy ``storage`` into a new backup volume; return its entry once complete.
 
@@ -156,17 +167,11 @@ class BackupStore:
         that fills it, so it never exists without the helper that marks it partial.
         """
         volume = storage.name
-        now = utcnow()
-        token = secrets.token_hex(4)
-        backup = derived_name(name_stem(volume, self.prefix), "backup", now, token)
-        labels = backup_labels(
-            volume, user, server, now, now + datetime.timedelta(seconds=retention), self.prefix, reason
-        )
-        labels[HUB_LABEL] = self.hub_id
+        backup, labels, helper_name = self._new_backup(volume, reason, user, server, retention)
         BackupStore.busy.add(backup)
         try:
             status, out = await self.engine.run_helper(
-                derived_name(name_stem(volume, self.prefix), "helper", now, token),
+                helper_name("helper"),
                 image,
                 script_argv(BACKUP_SCRIPT, storage),
                 backup_mounts(storage, backup, labels),
@@ -285,20 +290,14 @@ class BackupStore:
         """
         volume = storage.name
         folder = BackupStore.move_folders[getattr(self.engine, "address", id(self.engine))]
-        now = utcnow()
-        token = secrets.token_hex(4)
-        backup = derived_name(name_stem(volume, self.prefix), "backup", now, token)
-        labels = backup_labels(
-            volume, user, server, now, now + datetime.timedelta(seconds=retention), self.prefix, reason
-        )
-        labels[HUB_LABEL] = self.hub_id
+        backup, labels, helper_name = self._new_backup(volume, reason, user, server, retention)
         paths = (data_path, f"{MOVE_ROOT}/{backup}/_data")
         helper_labels = self.helper_labels("move", user, server, **{PARTIAL_LABEL: backup, MOVING_LABEL: volume})
         BackupStore.busy.add(backup)
         status = None
         try:
             status, out = await self.engine.run_helper(
-                derived_name(name_stem(volume, self.prefix), "move", now, token),
+                helper_name("move"),
                 image,
                 move_argv(MOVE_BACKUP_SCRIPT, *paths),
                 self._move_mounts(folder, backup, labels),
