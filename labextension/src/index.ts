@@ -15,12 +15,28 @@ import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
 import {
+  FAILED_POLL_MS,
+  INoticeAnswer,
+  IOpenDocument,
+  Phase,
+  RESTARTING_MESSAGE,
+  documentsToSave,
+  endedMessage,
+  nextStep,
+  noticeMessage,
+  pollDelayMs,
+  restartedMessage,
+  savedText,
+  secondsLeft
+} from './notice';
+import {
   IHubInfo,
   NOT_CONFIGURED_MESSAGE,
   RestartOutcome,
   hubHomeUrl,
   hubInfoFrom,
   networkFailure,
+  noticeUrl,
   onHub,
   outcomeOf,
   restartUrl,
@@ -152,7 +168,7 @@ function restartBody(info: IHubInfo): Widget {
     <ul>
       <li>running kernels, with their variables and outputs not yet saved</li>
       <li>running terminals and other processes</li>
-      <li>unsaved changes: save your files first</li>
+      <li>unsaved changes that are not saved first (below)</li>
     </ul>`;
   (body.firstElementChild as HTMLElement).textContent =
     `${what} in place, in the same container. This takes a few seconds.`;
@@ -261,6 +277,49 @@ async function restoreKernels(kernels: IKernelToRestore[]): Promise<number> {
   return started.filter(Boolean).length;
 }
 
+/** The part of a document widget's context that saving needs. */
+interface IDocumentContext {
+  path: string;
+  isDisposed: boolean;
+  model: { dirty: boolean; readOnly: boolean };
+  contentsModel: { writable?: boolean } | null;
+  save(): Promise<void>;
+}
+
+/** The open documents of the main area (notebooks, files), with their contexts. */
+function openDocuments(app: JupyterFrontEnd): (IOpenDocument & { context: IDocumentContext })[] {
+  const found: (IOpenDocument & { context: IDocumentContext })[] = [];
+  for (const widget of app.shell.widgets('main')) {
+    const context = (widget as { context?: IDocumentContext }).context;
+    if (!context || context.isDisposed || !context.model || typeof context.save !== 'function') {
+      continue;
+    }
+    found.push({
+      path: context.path,
+      dirty: context.model.dirty,
+      writable: !context.model.readOnly && context.contentsModel?.writable !== false,
+      context
+    });
+  }
+  return found;
+}
+
+/** Saves every open document with unsaved changes; the paths saved and those that failed. */
+async function saveDocuments(app: JupyterFrontEnd): Promise<{ saved: string[]; failed: string[] }> {
+  const saved: string[] = [];
+  const failed: string[] = [];
+  for (const doc of documentsToSave(openDocuments(app))) {
+    try {
+      await doc.context.save();
+      saved.push(doc.path);
+    } catch (error) {
+      console.warn(`resettable-spawner: could not save ${doc.path}`, error);
+      failed.push(doc.path);
+    }
+  }
+  return { saved, failed };
+}
+
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'Restart this JupyterHub server in place, from inside JupyterLab.',
@@ -274,9 +333,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const info = hubInfoFrom(name => PageConfig.getOption(name));
     let restarting = false;
     let settleUntil = 0;
-    guardConnectionFailure(app, () => restarting || Date.now() < settleUntil);
+    // An administrator's bulk restart of this server, once its notice has run out.
+    let restartedByAdmin = false;
+    guardConnectionFailure(app, () => restarting || restartedByAdmin || Date.now() < settleUntil);
 
-    const restart = async (): Promise<number> => {
+    const restart = async (saveFirst: boolean): Promise<number> => {
+      if (saveFirst) {
+        const { failed } = await saveDocuments(app);
+        if (failed.length) {
+          throw new RestartError({
+            kind: 'failed',
+            message: `Could not save ${failed.join(', ')}; nothing was restarted.`
+          });
+        }
+      }
       const kernels = kernelsInUse(app);
       const outcome = await requestRestart(info);
       if (outcome.kind !== 'restarted') {
@@ -291,9 +361,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'Restart Server in Place',
       caption: 'Restart this server in its container; files stay, kernels restart',
       isVisible: () => onHub(info),
-      isEnabled: () => onHub(info) && !restarting,
+      isEnabled: () => onHub(info) && !restarting && !restartedByAdmin,
       execute: async () => {
-        if (!onHub(info) || restarting) {
+        if (!onHub(info) || restarting || restartedByAdmin) {
           return;
         }
         if ((await tokenMayRestart(info)) === false) {
@@ -309,6 +379,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
             Dialog.cancelButton(),
             Dialog.warnButton({ label: 'Restart' })
           ],
+          checkbox: {
+            label: 'Save open documents first',
+            caption: 'Save every open document with unsaved changes, then restart',
+            checked: true,
+            className: 'rs-save-first'
+          },
           defaultButton: 1
         });
         if (!answer.button.accept) {
@@ -317,7 +393,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         restarting = true;
         app.commands.notifyCommandChanged(COMMAND_ID);
         const started = Date.now();
-        const done = restart();
+        const done = restart(answer.isChecked !== false);
         Notification.promise(done, {
           pending: {
             message: `Restarting ${serverLabel(info)} in place…`,
@@ -362,6 +438,137 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     if (palette) {
       palette.addItem({ command: COMMAND_ID, category: 'Hub' });
+    }
+
+    // --- a bulk restart by an administrator: its notice, then the restart ---------
+    //
+    // The hub says so at GET .../restart-notice, which any lab's token may read. The lab
+    // asks every poll_seconds (10 s) while nothing is going on, counts down locally to
+    // the hub's deadline, and follows the restart once it has begun. The restart starts
+    // when the notice runs out, whatever the lab does.
+    let following: string | null = null;
+    let phase: Phase = 'idle';
+    let deadline = 0;
+    let noteId: string | null = null;
+    let saved = '';
+    let ticker: number | undefined;
+    let kernels: IKernelToRestore[] = [];
+    let restartBegan = 0;
+
+    const note = (message: string, type: 'warning' | 'in-progress' | 'success' | 'info' | 'error',
+      actions: Notification.IAction[] = [], autoClose: number | false = false) => {
+      if (noteId === null) {
+        noteId = Notification.emit(message, type, { autoClose, actions });
+      } else {
+        Notification.update({ id: noteId, message, type, autoClose, actions });
+      }
+    };
+
+    const saveAll: Notification.IAction = {
+      label: 'Save all',
+      caption: 'Save every open document with unsaved changes',
+      displayType: 'accent',
+      callback: (event: MouseEvent) => {
+        event.preventDefault(); // the notice stays, with its countdown
+        void saveDocuments(app).then(({ saved: done, failed }) => {
+          saved = savedText(done.length, failed);
+          showCountdown();
+        });
+      }
+    };
+
+    const showCountdown = () => {
+      const left = secondsLeft(deadline, Date.now());
+      if (left === 0) {
+        beginRestart();
+        return;
+      }
+      note(noticeMessage(left, saved), 'warning', [saveAll]);
+    };
+
+    const beginRestart = () => {
+      if (phase === 'restarting') {
+        return;
+      }
+      phase = 'restarting';
+      window.clearInterval(ticker);
+      restartedByAdmin = true;
+      kernels = kernelsInUse(app);
+      restartBegan = Date.now();
+      note(RESTARTING_MESSAGE, 'in-progress');
+      app.commands.notifyCommandChanged(COMMAND_ID);
+    };
+
+    const endRestart = async (state: string) => {
+      phase = 'idle';
+      window.clearInterval(ticker);
+      try {
+        if (state === 'done' || state === 'unknown') {
+          await waitForServer(app.serviceManager.serverSettings);
+          await refreshAfterRestart(app, browser);
+          const fresh = await restoreKernels(kernels);
+          note(restartedMessage((Date.now() - restartBegan) / 1000, fresh), 'success', [], 8000);
+        } else {
+          note(endedMessage(state), state === 'failed' ? 'error' : 'info', [], 8000);
+        }
+      } catch (error) {
+        note(error instanceof Error ? error.message : String(error), 'error');
+      } finally {
+        noteId = null;
+        saved = '';
+        restartedByAdmin = false;
+        settleUntil = Date.now() + SETTLE_MS;
+        app.commands.notifyCommandChanged(COMMAND_ID);
+      }
+    };
+
+    const onAnswer = async (answer: INoticeAnswer) => {
+      const step = nextStep(answer.notice, following, phase, Date.now());
+      if (step.kind === 'countdown') {
+        if (following !== step.bulk || phase !== 'countdown') {
+          following = step.bulk;
+          phase = 'countdown';
+          saved = '';
+          window.clearInterval(ticker);
+          ticker = window.setInterval(showCountdown, 1000);
+        }
+        deadline = step.deadline;
+        showCountdown();
+      } else if (step.kind === 'restarting') {
+        following = step.bulk;
+        beginRestart();
+      } else if (step.kind === 'ended') {
+        await endRestart(step.state);
+      }
+    };
+
+    const pollNotice = async () => {
+      let delay = FAILED_POLL_MS;
+      try {
+        const response = await hubFetch(noticeUrl(info), { method: 'GET' }, 15_000);
+        if (response.status === 403 || response.status === 404) {
+          // A hub without bulk restarts, or a token that may not read the notice.
+          console.info(`resettable-spawner: no restart notices from this hub (HTTP ${response.status})`);
+          return;
+        }
+        if (response.ok) {
+          const answer = (await response.json()) as INoticeAnswer;
+          await onAnswer(answer);
+          delay = pollDelayMs(answer.poll_seconds, phase, secondsLeft(deadline, Date.now()));
+        } else if (phase === 'restarting') {
+          delay = 1000;
+        }
+      } catch (error) {
+        console.debug('resettable-spawner: asking for a restart notice failed', error);
+        if (phase === 'restarting') {
+          delay = 1000;
+        }
+      }
+      window.setTimeout(() => void pollNotice(), delay);
+    };
+
+    if (onHub(info)) {
+      void pollNotice();
     }
   }
 };

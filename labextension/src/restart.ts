@@ -50,6 +50,16 @@ export function restartUrl(info: IHubInfo): string {
   return hubUrl(info, 'api', 'users', user, 'restart-server');
 }
 
+/** GET target: the notice of a bulk restart of this server (any lab's token may read it). */
+export function noticeUrl(info: IHubInfo): string {
+  const user = encodeURIComponent(info.user);
+  if (info.serverName) {
+    const server = encodeURIComponent(info.serverName);
+    return hubUrl(info, 'api', 'users', user, 'servers', server, 'restart-notice');
+  }
+  return hubUrl(info, 'api', 'users', user, 'restart-notice');
+}
+
 /** GET target: the token's own model, with the scopes it holds. */
 export function whoAmIUrl(info: IHubInfo): string {
   return hubUrl(info, 'api', 'user');
