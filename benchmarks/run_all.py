@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import (
     bench_backup,
+    bench_bulk,
     bench_engine_faults,
     bench_isolation,
     bench_reset,
@@ -36,7 +37,7 @@ from .common import Context, docker_client, machine_info, print_report, render_m
 BENCHMARKS = {
     m.NAME: m
     for m in (
-        bench_restart, bench_isolation, bench_responsiveness, bench_reset, bench_storm, bench_backup, bench_engine_faults,
+        bench_restart, bench_isolation, bench_responsiveness, bench_reset, bench_storm, bench_bulk, bench_backup, bench_engine_faults,
         bench_swarm,
     )
 }

@@ -203,6 +203,7 @@ def bulk_model(bulk, queued=frozenset()):
         "notice_seconds": bulk.notice_seconds,
         "restart_at": iso(bulk.restart_at),
         "finished": all(t.state in FINAL for t in bulk.targets),
+        "duration_seconds": bulk.duration_seconds,
         "servers": servers,
         "counts": counts(s["state"] for s in servers),
     }
@@ -233,6 +234,17 @@ class BulkRestart:
     restart_at_monotonic: float
     spawners: dict = field(default_factory=dict)  # key -> spawner, of the waiting targets
     task: asyncio.Task | None = None
+    ended_monotonic: float | None = None  # when its last server ended
+
+    @property
+    def duration_seconds(self):
+        """From the request to the end of its last server, as the hub measured it; None until then."""
+        if self.ended_monotonic is None:
+            return None
+        return round(self.ended_monotonic - (self.restart_at_monotonic - self.notice_seconds), 3)
+
+    def mark_ended(self):
+        self.ended_monotonic = time.monotonic()
 
     @property
     def restart_at(self):
@@ -259,7 +271,11 @@ class NoticeBoard:
         self.keep_seconds = keep_seconds
         self._posted = {}  # key -> [bulk, target, expiry (monotonic) once it ended]
 
-    def post(self, bulk, target):
+    def post(self, bulk, target, now=None):
+        now = time.monotonic() if now is None else now
+        # Ends no lab came to read go here, so that the board never outgrows the servers.
+        for key in [k for k, (_, _, expiry) in self._posted.items() if expiry is not None and now >= expiry]:
+            del self._posted[key]
         self._posted[target.key] = [bulk, target, None]
 
     def ended(self, bulk, target, now=None):
@@ -325,6 +341,7 @@ async def run(bulk, notices, eventlog, log):
             log.error("Bulk restart %s: %s failed: %r", bulk.id, server_ref(*target.key), result)
             if target.state not in FINAL:
                 target.end("failed", "failed", "The restart failed; see the hub log.")
+    bulk.mark_ended()
     log.info("Bulk restart %s finished: %s", bulk.id, counts(t.state for t in bulk.targets))
 
 

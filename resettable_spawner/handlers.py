@@ -428,6 +428,8 @@ class BulkRestartAPIHandler(ServerMaintenanceHandler):
             self._admit(bulk, target)
         if bulk.spawners:
             bulk.task = asyncio.ensure_future(run(bulk, bulks.notices, self.settings.get("eventlog"), self.log))
+        else:
+            bulk.mark_ended()  # nothing to restart: every server ended here
         self.set_status(202)
         self.write(json.dumps(bulk_model(bulk)))
 

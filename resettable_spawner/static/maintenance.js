@@ -90,12 +90,6 @@ define(["jquery", "./resettable-home-core", "./maintenance-core"], function ($, 
     );
   }
 
-  var reloadTimer = null;
-  function reloadSoon() {
-    clearTimeout(reloadTimer);
-    reloadTimer = setTimeout(load, 300);
-  }
-
   function button(cls, text, label) {
     return $('<button type="button" class="btn btn-sm"></button>').addClass(cls).text(text).attr("aria-label", label);
   }
@@ -164,7 +158,7 @@ define(["jquery", "./resettable-home-core", "./maintenance-core"], function ($, 
   }
 
   function render() {
-    var shown = core.visibleRows(rows, filterInput.val(), sortKey, sortDir);
+    var shown = shownRows();
     tbody.empty().append(shown.map(rowElement));
     $("#maintenance-count").text(shown.length + " of " + rows.length + " servers shown");
     table.find("th[data-sort]").each(function () {
@@ -191,8 +185,13 @@ define(["jquery", "./resettable-home-core", "./maintenance-core"], function ($, 
     }
   }
 
+  // What the filter shows, in the table's order: only those rows' checkboxes count.
+  function shownRows() {
+    return core.visibleRows(rows, filterInput.val(), sortKey, sortDir);
+  }
+
   function updateBulkButtons() {
-    var chosen = core.selectedRefs(rows, selected).length;
+    var chosen = core.selectedRefs(shownRows(), selected).length;
     restartSelected.prop("disabled", chosen === 0).text(chosen ? "Restart selected (" + chosen + ")" : "Restart selected");
     restartAll.prop("disabled", core.runningCount(rows) === 0);
   }
@@ -408,9 +407,18 @@ define(["jquery", "./resettable-home-core", "./maintenance-core"], function ($, 
     changed.forEach(rerender);
   }
 
+  function forgetBulk() {
+    try {
+      window.localStorage.removeItem(core.BULK_STORAGE_KEY);
+    } catch (e) {
+      // no storage: nothing to forget
+    }
+  }
+
   function follow(bulk) {
     showBulk(bulk);
     if (bulk.finished) {
+      forgetBulk();
       load();
       return;
     }
@@ -449,9 +457,13 @@ define(["jquery", "./resettable-home-core", "./maintenance-core"], function ($, 
       return;
     }
     if (id) {
-      request("GET", core.bulkUrl(base, id, xsrf)).then(follow, function () {
-        window.localStorage.removeItem(core.BULK_STORAGE_KEY);
-      });
+      request("GET", core.bulkUrl(base, id, xsrf)).then(function (bulk) {
+        if (bulk.finished) {
+          forgetBulk(); // it ended while no page followed it; the rows show how
+        } else {
+          follow(bulk);
+        }
+      }, forgetBulk);
     }
   }
 
@@ -470,7 +482,7 @@ define(["jquery", "./resettable-home-core", "./maintenance-core"], function ($, 
   });
   selectAll.on("change", function () {
     var on = this.checked;
-    core.visibleRows(rows, filterInput.val(), sortKey, sortDir).filter(core.selectable).forEach(function (r) {
+    shownRows().filter(core.selectable).forEach(function (r) {
       selected[core.rowRef(r)] = on;
     });
     render();
@@ -492,7 +504,7 @@ define(["jquery", "./resettable-home-core", "./maintenance-core"], function ($, 
   });
   $("#maintenance-refresh-btn").on("click", load);
   restartSelected.on("click", function () {
-    openBulk(core.selectedRefs(rows, selected));
+    openBulk(core.selectedRefs(shownRows(), selected));
   });
   restartAll.on("click", function () {
     openBulk("all");
@@ -554,5 +566,4 @@ define(["jquery", "./resettable-home-core", "./maintenance-core"], function ($, 
   });
 
   load().then(resumeBulk);
-  window._maintenance_reload = reloadSoon;
 });

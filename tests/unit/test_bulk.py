@@ -117,7 +117,7 @@ def test_model_counts_live_states():
     assert [s["name"] for s in model["servers"]] == ["a", "b/nb", "c"]
     assert [s["state"] for s in model["servers"]] == ["queued", "waiting", "forbidden"]
     assert model["counts"]["queued"] == 1 and model["counts"]["waiting"] == 1
-    assert model["finished"] is False
+    assert model["finished"] is False and model["duration_seconds"] is None
     assert model["notice_seconds"] == 30 and model["requested_by"] == "admin"
     assert model["restart_at"] > model["created"]
 
@@ -150,6 +150,18 @@ def test_notice_board_keeps_the_end_for_a_while():
     board.ended(b, t, now)
     assert board.read(t.key, now + 9)["state"] == "done"
     assert board.read(t.key, now + 11) is None
+
+
+def test_ends_nobody_read_are_dropped_when_the_next_notice_is_posted():
+    board = NoticeBoard(keep_seconds=10)
+    bulks = BulkRestarts()
+    old = bulks.new("admin", [Target("a", "")], 0)
+    board.post(old, old.targets[0], now=0)
+    old.targets[0].end("done")
+    board.ended(old, old.targets[0], now=0)
+    new = bulks.new("admin", [Target("b", "")], 0)
+    board.post(new, new.targets[0], now=11)
+    assert list(board._posted) == [("b", "")]
 
 
 def test_a_newer_bulk_takes_over_the_notice():
@@ -210,6 +222,7 @@ def test_run_waits_out_the_notice_then_restarts_each_once(caplog):
     assert all(f"bulk restart {b.id}" in j[2] for j in restarts)
     assert [(t.state, t.reason) for t in b.targets] == [("done", ""), ("skipped", "wrong-state")]
     assert b.finished and bulks.notices.read(("a", ""))["state"] == "done"
+    assert 1 <= bulk_model(b)["duration_seconds"] < 5
     audits = [r.getMessage() for r in caplog.records if r.getMessage().startswith("audit: restart")]
     assert len(audits) == 2 and all(f"bulk={b.id}" in a for a in audits), audits
     assert ("history", "a", "done") in journal and ("history", "b", "refused") in journal
