@@ -18,7 +18,8 @@ from tests.support.hubproc import PREFIX, quote, running_hub
 def hub(tmp_path_factory, docker, image):
     # remove=False (DockerSpawner's default): a stopped server keeps its container and log.
     # A short http_timeout: a server that never answers fails its spawn quickly.
-    with running_hub(tmp_path_factory, docker, image, "logs-hub", http_timeout=20) as h:
+    # Backups are copies here, so that a restored backup stays and can be deleted in the history test.
+    with running_hub(tmp_path_factory, docker, image, "logs-hub", http_timeout=20, backup_by_move=0) as h:
         yield h
 
 
