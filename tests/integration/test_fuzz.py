@@ -160,6 +160,11 @@ def test_fuzz_the_api_against_its_document(hub, docker):
     tic = time.monotonic()
     for result in schema.get_all_operations():
         op = result.ok()
+        if not op.path.startswith("/api/"):
+            # The maintenance page and the static files are HTML and files, not the API:
+            # the document lists them for the route check, and no input of theirs is refused.
+            tally["pages and files not fuzzed"] += 1
+            continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             fuzz(op, mode)
     tally["seconds"] = round(time.monotonic() - tic, 1)
