@@ -224,32 +224,41 @@ def test_bad_bodies_are_400_and_start_nothing(hub, docker, fleet, body):
     assert len([e for e in audit_events(hub) if e.get("bulk")]) == bulk_events
 
 
-def test_stopped_busy_and_unknown_are_skipped(hub, docker, fleet):
+def test_stopped_pending_busy_and_unknown_are_skipped(hub, docker, fleet):
     tag = uuid.uuid4().hex[:6]
-    running, busy, stopped = fleet[6][0], fleet[7][0], f"stop-{tag}"
+    running, busy, stopped, pending = fleet[6][0], fleet[7][0], f"stop-{tag}", f"failing-{tag}"
     hub.create_user(stopped)
+    # pending: a failing-* server never answers, so its spawn stays pending until it exits
+    # (the start request itself answers only then, with the failure).
+    hub.create_user(pending)
+    spawn = threading.Thread(target=lambda: hub.api("POST", f"/users/{quote(pending)}/server"))
+    spawn.start()
+    hub.wait_for(lambda: (hub.server_model(pending) or {}).get("pending") == "spawn", 30, interval=0.05)
     # busy: a restart of its own is under way when the bulk arrives.
     single = threading.Thread(target=lambda: hub.api("POST", f"/users/{quote(busy)}/restart-server"))
     single.start()
     hub.wait_for(lambda: hub.api("GET", f"/users/{quote(busy)}/home-volume").json()["state"] != "running", 10,
                  interval=0.02)
-    refs = [running, stopped, busy, f"ghost-{tag}", f"{running}/ghost"]
+    refs = [running, stopped, pending, busy, f"ghost-{tag}", f"{running}/ghost"]
     r = hub.api("POST", "/bulk-restart", json={"servers": refs})
     assert r.status_code == 202, r.text
     body, _ = follow(hub, r.json()["id"])
     single.join()
+    spawn.join()
     states = {s["name"]: (s["state"], s["reason"]) for s in body["servers"]}
     assert states == {
         running: ("done", ""),
         stopped: ("skipped", "wrong-state"),
+        pending: ("skipped", "wrong-state"),
         busy: ("skipped", "in-progress"),
         f"ghost-{tag}": ("skipped", "not-found"),
         f"{running}/ghost": ("skipped", "not-found"),
     }
     messages = {s["name"]: s["message"] for s in body["servers"]}
     assert messages[stopped] == "The server is not running."
+    assert messages[pending] == "The server is starting or stopping."
     assert body["counts"] == {"waiting": 0, "noticed": 0, "queued": 0, "restarting": 0, "done": 1,
-                              "failed": 0, "forbidden": 0, "skipped": 4}
+                              "failed": 0, "forbidden": 0, "skipped": 5}
 
 
 def test_the_notice_is_what_the_servers_own_token_may_read(hub, docker, fleet):
