@@ -114,7 +114,7 @@ def test_home_volume_describes_state_and_allowed_actions(hub, docker, people):
     }
     # Wave 2: every named volume, and the backups (earlier resets in this module made some).
     assert {v["name"] for v in body["volumes"]} >= {home_volume(owner)}
-    assert all(set(v) == {"name", "mount_path", "home", "resettable", "exists", "size_bytes"} for v in body["volumes"])
+    assert all(set(v) == {"name", "kind", "mount_path", "home", "resettable", "exists", "size_bytes"} for v in body["volumes"])
     assert all(b["volume"] == home_volume(owner) for b in body["backups"])
 
     # The reader may look but not act.
