@@ -80,7 +80,9 @@ class TestSpawner(resettable_spawner.ResettableDockerSpawner):
             return ["sh", "-c", LEAK_SCRIPT + 'exec "$@"', "sh", *cmd]
         if self.user.name.startswith("failing-"):
             # Up for a moment without answering, so the hub's spawn is pending until http_timeout.
-            return ["sh", "-c", LEAK_SCRIPT + f"echo '{FAILING_LINE}' >&2; sleep 3; exit 3", "sh", *cmd]
+            # Docker stamps stdout and stderr lines as they reach it, so under load a line on
+            # one stream can overtake one on the other: a pause keeps FAILING_LINE the last.
+            return ["sh", "-c", LEAK_SCRIPT + f"sleep 1; echo '{FAILING_LINE}' >&2; sleep 3; exit 3", "sh", *cmd]
         return cmd
 
 
