@@ -25,6 +25,7 @@ from . import (
     bench_bulk,
     bench_engine_faults,
     bench_isolation,
+    bench_move,
     bench_reset,
     bench_responsiveness,
     bench_restart,
@@ -37,7 +38,7 @@ from .common import Context, docker_client, machine_info, print_report, render_m
 BENCHMARKS = {
     m.NAME: m
     for m in (
-        bench_restart, bench_isolation, bench_responsiveness, bench_reset, bench_storm, bench_bulk, bench_backup, bench_engine_faults,
+        bench_restart, bench_isolation, bench_responsiveness, bench_reset, bench_storm, bench_bulk, bench_backup, bench_move, bench_engine_faults,
         bench_swarm,
     )
 }
