@@ -28,7 +28,7 @@ import time
 from docker.errors import APIError
 
 from .engine import Engine, active_helpers
-from .errors import OperationFailed, VolumeInUse
+from .errors import DockerUnreachable, OperationFailed, VolumeInUse
 from .objects import parse_docker_log
 from .swarm_objects import (
     NODE_LABEL,
@@ -322,18 +322,25 @@ class SwarmEngine(Engine):
             raise NoNodeYet(f"This server has not run on any node yet, so there is nothing to {what}.")
         return node_id, await self._node_engine(node_id)
 
+    async def _on_each(self, what):
+        """``what(engine)`` on each node's engine; with every node (the sweep), a node
+        whose engine does not answer is skipped (logged), the others are done."""
+        out = []
+        for node_id, engine in await self._engines():
+            try:
+                out.append(await what(engine))
+            except DockerUnreachable:
+                if self.node is not None:
+                    raise
+                self.log.warning("%s: skipping node %s, whose engine does not answer", self.log_name, node_id)
+        return out
+
     async def inspect_volume(self, name):
-        for _, engine in await self._engines():
-            volume = await engine.inspect_volume(name)
-            if volume is not None:
-                return volume
-        return None
+        found = await self._on_each(lambda engine: engine.inspect_volume(name))
+        return next((v for v in found if v is not None), None)
 
     async def list_volumes(self, labels):
-        out = []
-        for _, engine in await self._engines():
-            out += await engine.list_volumes(labels)
-        return out
+        return [v for listing in await self._on_each(lambda engine: engine.list_volumes(labels)) for v in listing]
 
     async def create_volume(self, name, labels=None):
         _, engine = await self._the_node("create a volume on")
@@ -343,15 +350,15 @@ class SwarmEngine(Engine):
         """Remove the volume where it exists, once swarm has removed the task containers
         of removed services that still hold it (bounded by ``cleanup_timeout``);
         VolumeInUse at once when any other running container holds it."""
-        for _, engine in await self._engines():
-            if await engine.inspect_volume(name) is None:
-                continue
-            await self._wait_free(engine, name)
-            await engine.remove_volume(name)
+        async def remove(engine):
+            if await engine.inspect_volume(name) is not None:
+                await self._wait_free(engine, name)
+                await engine.remove_volume(name)
+
+        await self._on_each(remove)
 
     async def wait_volumes_free(self, names, timeout):
-        for _, engine in await self._engines():
-            await engine.wait_volumes_free(names, timeout)
+        await self._on_each(lambda engine: engine.wait_volumes_free(names, timeout))
 
     async def _wait_free(self, engine, name):
         deadline = time.monotonic() + self.cleanup_timeout

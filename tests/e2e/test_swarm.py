@@ -106,9 +106,14 @@ def test_spawn_on_node2_with_named_volumes_and_answer_through_the_proxy(swarm, h
     assert not mine & host_volumes(docker)
     # The route is node 2's address and the task's host-mode port.
     port = task["Status"]["PortStatus"]["Ports"][0]["PublishedPort"]
-    r = hub.api("GET", f"/users/{quote(username)}")
-    assert r.json()["servers"][""]["url"]
     assert f"{swarm.node2_ip}:{port}" in hub.log()
+    # The server's log is the service's, read through the manager from node 2.
+    r = hub.api("GET", path(username, "server-logs") + "?tail=50")
+    assert r.status_code == 200, r.text
+    lines = r.json()["lines"]
+    assert lines and all(line["time"] for line in lines)
+    assert any("jupyter" in line["text"].lower() for line in lines)
+    assert not any(hub.admin_token in line["text"] for line in lines)
 
 
 def test_a_file_in_the_home_survives_a_restart_and_the_route_follows(swarm, hub, username):

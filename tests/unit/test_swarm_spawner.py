@@ -4,12 +4,16 @@ Where stock SwarmSpawner breaks (SWARM-NOTES §5): the ``mounts`` trait, named v
 as bind mounts, ``remove``; and which volumes pin a server to a node.
 """
 
+import asyncio
+import logging
 from types import SimpleNamespace
 
+import pytest
 from traitlets.config import Config
 
 from resettable_spawner import ResettableSwarmSpawner
-from resettable_spawner.swarm_engine import ClientCall
+from resettable_spawner.errors import DockerUnreachable
+from resettable_spawner.swarm_engine import ClientCall, SwarmEngine
 
 
 def spawner(user="alice", config=None, **traits):
@@ -103,3 +107,34 @@ def test_client_calls_run_functions_of_the_client_in_the_worker_thread():
         assert repr(call) == "service_logs"
     finally:
         type(s)._client = None
+
+
+class _NodeEngine:
+    """A node's engine that answers, or one whose dockerd is gone (a fault a test swarm
+    shows only by killing a node; the sweep must go on with the other nodes)."""
+
+    def __init__(self, volumes, answers=True):
+        self.volumes, self.answers = volumes, answers
+
+    async def list_volumes(self, labels):
+        if not self.answers:
+            raise DockerUnreachable("gone")
+        return list(self.volumes)
+
+
+def _engine(node, engines):
+    async def node_engine(node_id):
+        return engines[node_id]
+
+    async def nodes():
+        return list(engines)
+
+    return SwarmEngine(None, None, node_engine, nodes, node, logging.getLogger("test"), "test", 30, 60)
+
+
+def test_the_sweep_lists_the_nodes_that_answer_and_a_bound_engine_fails():
+    engines = {"n1": _NodeEngine([{"Name": "a"}]), "n2": _NodeEngine([{"Name": "b"}], answers=False)}
+    assert asyncio.run(_engine(None, engines).list_volumes([])) == [{"Name": "a"}]
+    with pytest.raises(DockerUnreachable):
+        asyncio.run(_engine(lambda: "n2", engines).list_volumes([]))
+    assert asyncio.run(_engine(lambda: None, engines).list_volumes([])) == [], "a server that never ran"
