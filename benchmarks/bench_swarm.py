@@ -12,6 +12,8 @@ interleave the variants and rotate their order.
   the service of a second hub that never polls (a polling hub may take the server for
   dead mid-update, SWARM-NOTES §2), then the new task's port read from swarm and
   ``GET http://<node 2>:<port>/user/<name>/api`` directly, every 50 ms, until 200.
+- **(b) raw scale to 0, then back to 1**: the other primitive that keeps the service,
+  on another service of that hub, with the same readiness check.
 - **(c) single host**: ResettableDockerSpawner's restart on this machine's engine
   (no swarm in the path), until the route answers through the proxy.
 """
@@ -34,15 +36,23 @@ from .common import (
     wait_until,
 )
 from tests.support.swarm import TwoNodeSwarm, swarm_hub  # noqa: E402 (after common: its PREFIX)
-from resettable_spawner.swarm_objects import generation, newest_task, task_address, task_state, update_kwargs
+from resettable_spawner.swarm_objects import (  # noqa: E402
+    TASK_ON_ITS_WAY,
+    generation,
+    newest_task,
+    task_address,
+    task_state,
+    update_kwargs,
+)
 
 NAME = "swarm"
 TITLE = "Restart latency on Docker Swarm"
 
-USERS = {"ours": "ours", "raw": "raw", "single": "single"}
+USERS = {"ours": "ours", "raw": "raw", "scale": "rawscale", "single": "single"}
 LABELS = {
     "ours": "ours: POST restart-server on swarm",
     "raw": "(a) raw docker service update --force",
+    "scale": "(b) raw scale to 0, then back to 1",
     "single": "(c) ours on a single host",
 }
 SETTLE = 0.75  # seconds between operations
@@ -68,13 +78,25 @@ def restart_single(hubs, client, http, info):
     return restart_through_hub(hubs["single"], USERS["single"], http, info, "single")
 
 
-def restart_raw(hubs, client, http, info):
-    """The forced update, then the same readiness check on the new task's address."""
-    api, user = client.api, USERS["raw"]
+def restart_raw(hubs, client, http, info, key="raw"):
+    """The forced update (or the scale to 0 and back), then the same readiness check on
+    the new task's address."""
+    api, user = client.api, USERS[key]
     service = api.inspect_service(f"rsbench-{user}")
     before = {t["ID"] for t in api.tasks(filters={"service": service["ID"]})}
     tic = time.perf_counter()
-    api.update_service(service["ID"], service["Version"]["Index"], **update_kwargs(service["Spec"], force=generation(service["Spec"]) + 1))
+    if key == "scale":
+        api.update_service(service["ID"], service["Version"]["Index"], **update_kwargs(service["Spec"], replicas=0))
+        wait_until(lambda: not any(task_state(t) in TASK_ON_ITS_WAY | {"running"}
+                                   for t in api.tasks(filters={"service": service["ID"]})), 90, what="scaled to 0")
+        info.setdefault("scale_stopped", []).append(time.perf_counter() - tic)
+        service = api.inspect_service(service["ID"])
+        # Forced too: with restart condition "none" swarm starts no task in the slot otherwise.
+        api.update_service(service["ID"], service["Version"]["Index"], **update_kwargs(
+            service["Spec"], replicas=1, force=generation(service["Spec"]) + 1))
+    else:
+        api.update_service(service["ID"], service["Version"]["Index"], **update_kwargs(
+            service["Spec"], force=generation(service["Spec"]) + 1))
     updated = time.perf_counter()
 
     def new_running_task():
@@ -86,12 +108,16 @@ def restart_raw(hubs, client, http, info):
     ip, port = task_address(task, api.inspect_node(task["NodeID"]), 8888)
     wait_until(lambda: http_ok(f"http://{ip}:{port}/user/{user}/api", http), 90, what="the new task answers")
     total = time.perf_counter() - tic
-    info.setdefault("raw_update_call", []).append(updated - tic)
-    info.setdefault("raw_task_running", []).append(running - tic)
+    info.setdefault(f"{key}_update_call", []).append(updated - tic)
+    info.setdefault(f"{key}_task_running", []).append(running - tic)
     return total
 
 
-VARIANTS = {"ours": restart_ours, "raw": restart_raw, "single": restart_single}
+def restart_scale(hubs, client, http, info):
+    return restart_raw(hubs, client, http, info, key="scale")
+
+
+VARIANTS = {"ours": restart_ours, "raw": restart_raw, "scale": restart_scale, "single": restart_single}
 
 
 def run(ctx):
@@ -109,7 +135,7 @@ def run(ctx):
                 rig.hubs.append(hub)
                 hubs[name] = hub.start()
             hubs["single"] = rig.start_hub("single")
-            placement = {"ours": "swarm", "raw": "raw", "single": "single"}
+            placement = {"ours": "swarm", "raw": "raw", "scale": "raw", "single": "single"}
             for key, user in USERS.items():
                 hubs[placement[key]].create_user(user)
                 hubs[placement[key]].request_start(user)
@@ -141,6 +167,7 @@ def build_report(samples, info, rounds):
         ["ratio of medians", "value"],
         [
             ["ours on swarm / (a) raw forced update", f"{ratio:.3f}"],
+            ["(b) scale to 0 and back / (a) raw forced update", f"{med['scale'] / med['raw']:.3f}"],
             ["ours on swarm / (c) ours on a single host", f"{med['ours'] / med['single']:.3f}"],
         ],
     )
@@ -151,6 +178,8 @@ def build_report(samples, info, rounds):
             ["ours: inside native_restart() (server-side duration_seconds)", fmt(median(info["ours_server_side"]))],
             ["(a): the update call itself", fmt(median(info["raw_update_call"]))],
             ["(a): until swarm reports the new task running", fmt(median(info["raw_task_running"]))],
+            ["(b): until swarm reports the old task stopped", fmt(median(info["scale_stopped"]))],
+            ["(b): until swarm reports the new task running", fmt(median(info["scale_task_running"]))],
             ["(c): inside native_restart() on one host", fmt(median(info["single_server_side"]))],
         ],
     )
@@ -167,6 +196,9 @@ readiness every 50 ms in every variant.
 - **(a) raw `docker service update --force`**: the forced update the CLI sends, without
   its wait for convergence, on an identical service of a hub that never polls; then the
   new task's host port from swarm and the server directly (no hub, no proxy).
+- **(b) raw scale to 0, then back to 1**: the other primitive that keeps the service:
+  two updates (the second forced: with restart condition "none" swarm starts no task in
+  the slot otherwise), on another service of that hub, with the same readiness check.
 - **(c) single host**: ResettableDockerSpawner's restart in place (stop and start of the
   same container), through the proxy, for comparison.
 
