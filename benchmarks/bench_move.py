@@ -40,9 +40,9 @@ TITLE = "Backups by move: reset and restore time, disk, the copy path"
 
 FILE_KIB = 64
 GIB_FILES = 2**30 // (FILE_KIB * 1024)  # 16,384 files of 64 KiB
-# (label, files, rounds per hub). One round at 10 GiB keeps the whole run near 15
-# minutes on 2 cores (a copy round there takes minutes); the 1 GiB rounds give the copy
-# path's 5 pairs.
+# (label, files, rounds per hub). One round at 10 GiB (a copy round there takes about
+# 1.5 minutes on 2 cores, the whole run about 4); the 1 GiB rounds give the copy path's
+# 5 pairs.
 SIZES = [("1 GiB", GIB_FILES, 5), ("10 GiB", 10 * GIB_FILES, 1)]
 SMOKE_SIZES = [("1 MiB", 16, 1)]
 SAMPLE_INTERVAL = 0.02
