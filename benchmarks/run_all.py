@@ -2,6 +2,7 @@
 
     make bench                                   # all of them, about 20 minutes on 2 cores
     make bench-smoke                             # 1-2 rounds, tiny data, temporary output
+    .venv/bin/python -m benchmarks.run_all --list  # the registered benchmarks
     RS_TEST_IMAGE=<image> .venv/bin/python -m benchmarks.run_all --only restart
 
 Each benchmark starts its own hub, proxy and containers and removes them when done
@@ -60,7 +61,11 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help="1-2 rounds, tiny data; results go to a temporary directory")
     parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append", help="run only this benchmark (repeatable)")
     parser.add_argument("--out", type=Path, help="where to write results (default: benchmarks/results/, or a temporary directory with --smoke)")
+    parser.add_argument("--list", action="store_true", help="print the registered benchmarks' names, one a line, and exit")
     args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(BENCHMARKS))
+        return 0
 
     image = os.environ.get("RS_TEST_IMAGE")
     if not image:
