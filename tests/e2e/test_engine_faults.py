@@ -2,15 +2,16 @@
 restore runs.
 
 One throwaway dockerd (tests/support/dockerd.py: its own socket, data root, exec root
-and bridge) and one hub on it for the whole module, so killing it disturbs no other
+and bridge) and the hubs on it for the whole module, so killing it disturbs no other
 test. Run on one JupyterHub version only (this venv's). Each test leaves the engine
 running and answering (the ``faults`` fixture), whatever happened.
 
 Asserted: the request answers a clear 503 (or 502) JSON error, never a 500 and never a
 hang, within its bound; the hub serves other users meanwhile; no data is lost; once
 dockerd is back the sweep removes the leftovers, the hub's view matches Docker's and a
-retry works. The timings reported in the README come from
-benchmarks/bench_engine_faults.py, not from these tests.
+retry works. Backups by move are held between two steps (RS_PAUSE_AT) on a second hub
+while dockerd is SIGKILLed: each tree then lies in exactly one place. The timings
+reported in the README come from benchmarks/bench_engine_faults.py, not from these tests.
 """
 
 import time
@@ -19,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from tests.e2e.test_move_crash import places_of
 from tests.integration.test_backups import reset, restore, status, vol
 from tests.support.dockerd import ThrowawayDockerd
 from tests.support.dockerutil import container_of, volume_names
@@ -72,6 +74,30 @@ def fault_hub(tmp_path_factory, engine, image):
         engine.thaw()
         hub.stop()
         cleanup_docker(engine.client)
+
+
+@pytest.fixture(scope="module")
+def move_fault_hub(tmp_path_factory, engine, image):
+    """A second hub on the throwaway engine, with backups by move (the default): its pause
+    points (RS_PAUSE_AT) hold it between two steps of a move while the engine is killed."""
+    workdir = tmp_path_factory.mktemp("move-fault-hub")
+    hub = HubProcess(
+        workdir,
+        image,
+        name="move-fault-hub",
+        env={"RS_HUB_CONNECT_IP": engine.gateway, "RS_RESUME_FILE": str(workdir / "resume")},
+        docker_url=engine.url,
+        http_timeout=HTTP_TIMEOUT,
+        docker_call_timeout=CALL_TIMEOUT,
+        backup_prune_interval=2,
+    )
+    hub.resume_file = workdir / "resume"
+    try:
+        hub.start()
+        yield hub
+    finally:
+        hub.resume_file.touch()
+        hub.stop()
 
 
 @pytest.fixture
@@ -147,6 +173,20 @@ def wait_converged(hub, engine, user, timeout=30):
     time.sleep(3)
     assert agree()
     return container_running(engine, hub, user)
+
+
+def backed_up_then_changed(hub, engine, image, user, filler):
+    """A home filled by filler(), reset with a backup, then given newer content:
+    (home, its first tree, the backup's id, the newer tree)."""
+    hub.create_user(user)
+    home = vol(user, "home")
+    filler(engine.client, image, home)
+    first = listing(engine.client, image, home)
+    r = reset(hub, user)
+    assert r.status_code == 200, r.text
+    (backup,) = r.json()["backups"]
+    fill(engine.client, image, home, "echo newer > /v/newer; chown -R 1000:100 /v")
+    return home, first, backup["id"], listing(engine.client, image, home)
 
 
 def helper_leftovers(engine):
@@ -233,15 +273,7 @@ def test_engine_killed_during_a_backup_copy(fault_hub, faults, image, username):
 
 def test_engine_killed_during_a_restore(fault_hub, faults, image, username):
     hub, engine = fault_hub, faults
-    hub.create_user(username)
-    home = vol(username, "home")
-    fill_big(engine.client, image, home)
-    original = listing(engine.client, image, home)
-    r = reset(hub, username)
-    assert r.status_code == 200, r.text
-    backup_id = r.json()["backups"][0]["id"]
-    fill(engine.client, image, home, "echo newer > /v/newer; chown -R 1000:100 /v")
-    newer = listing(engine.client, image, home)
+    home, original, backup_id, newer = backed_up_then_changed(hub, engine, image, username, fill_big)
 
     restoring = lambda: [  # noqa: E731
         h for h in helpers(engine.client) if h["Labels"].get("resettable-spawner.helper") == "restore"
@@ -276,6 +308,89 @@ def test_engine_killed_during_a_restore(fault_hub, faults, image, username):
     assert status(hub, username)["interrupted_restore"] is None
     assert restore(hub, username, replaced).status_code == 200  # the undo still works
     assert listing(engine.client, image, home) == newer
+    hub.start_server(username)
+    hub.stop_server(username)
+
+
+# --- dockerd SIGKILLed between two steps of a move ----------------------------------
+
+
+def engine_killed_at(hub, engine, point, request):
+    """request() on a thread; at point the hub pauses, dockerd is SIGKILLed, the hub goes on
+    (its next step meets a dead engine). Returns the answer; dockerd is started again."""
+    hub.stop()  # again with the pause armed
+    hub.resume_file.unlink(missing_ok=True)
+    hub.env["RS_PAUSE_AT"] = point
+    hub.start()
+    before = hub.log().count(f"RS-PAUSED {point}")
+    answer = timed(request)
+    hub.wait_for(lambda: hub.log().count(f"RS-PAUSED {point}") > before, 60, interval=0.05)
+    engine.kill()
+    hub.resume_file.touch()
+    r, seconds = answer.result(HTTP_TIMEOUT + 30)
+    assert_clear_error(r, codes=(502, 503))
+    assert seconds < CALL_TIMEOUT + HTTP_TIMEOUT
+    engine.start()
+    # The periodic sweep (every 2 s here), in the same hub process, without a restart.
+    hub.wait_for(lambda: not helper_leftovers(engine), 60, interval=0.5)
+    assert "Backups by move: on" in hub.log()
+    return r
+
+
+@pytest.mark.parametrize("point", ["after-wait-move", "before-remove-volume"])
+def test_engine_killed_between_two_steps_of_a_reset_by_move(move_fault_hub, faults, image, username, point):
+    hub, engine = move_fault_hub, faults
+    hub.create_user(username)
+    fill(engine.client, image, vol(username, "home"))
+    tree = listing(engine.client, image, vol(username, "home"))
+
+    engine_killed_at(hub, engine, point, lambda: reset(hub, username))
+
+    # Each byte in exactly one place: the volume, or one complete backup.
+    places = places_of(engine.client, image, username, tree)
+    assert len(places) == 1, f"after an engine kill at {point} the tree is in {places}"
+    # Killed after the move: the sweep moved the data back. Killed once the backup was
+    # complete: it stays there, and the retry removes the emptied volume.
+    assert (places == ["volume"]) == (point == "after-wait-move"), places
+    # Retried, the reset ends as without the fault: no volume, the tree in one listed backup.
+    r = reset(hub, username)
+    assert r.status_code == 200, r.text
+    places = places_of(engine.client, image, username, tree)
+    assert len(places) == 1 and places[0] != "volume", places
+    assert places[0] in [b["id"] for b in status(hub, username)["backups"]]
+    assert not helper_leftovers(engine)
+
+
+@pytest.mark.parametrize("point", ["after-wait-move", "after-wait-restore"])
+def test_engine_killed_between_two_steps_of_a_restore_by_move(move_fault_hub, faults, image, username, point):
+    hub, engine = move_fault_hub, faults
+    home, old, first, current = backed_up_then_changed(hub, engine, image, username, fill)
+
+    engine_killed_at(hub, engine, point, lambda: restore(hub, username, first))
+
+    for tree in (old, current):
+        places = places_of(engine.client, image, username, tree)
+        assert len(places) == 1, f"after an engine kill at {point} a tree is in {places}"
+    # Killed after the current content moved out: the sweep moved it back. Killed after the
+    # backup's data moved in: it stays, and the restore is recorded as interrupted.
+    if point == "after-wait-move":
+        assert places_of(engine.client, image, username, current) == ["volume"]
+        assert status(hub, username)["interrupted_restore"] is None
+    else:
+        assert places_of(engine.client, image, username, old) == ["volume"]
+        assert status(hub, username)["interrupted_restore"]["backup"] == first
+    # A restore the fault cut short blocks the start until it is retried; retried, it
+    # ends as without the fault: the old tree in the volume, the current one in a backup.
+    if status(hub, username)["interrupted_restore"]:
+        r = hub.api("POST", f"/users/{quote(username)}/server")
+        assert r.status_code == 409, r.text
+    if places_of(engine.client, image, username, old) != ["volume"] or status(hub, username)["interrupted_restore"]:
+        r = restore(hub, username, first)
+        assert r.status_code == 200, r.text
+    assert places_of(engine.client, image, username, old) == ["volume"]
+    (holder,) = places_of(engine.client, image, username, current)
+    assert holder != "volume" and holder in [b["id"] for b in status(hub, username)["backups"]]
+    assert status(hub, username)["interrupted_restore"] is None
     hub.start_server(username)
     hub.stop_server(username)
 

@@ -108,7 +108,9 @@ FAILING_LINE = "fatal: this server cannot start (on purpose)"
 
 # Fault injection for tests/e2e/test_move_crash.py: with RS_PAUSE_AT=<when>-<what>, the
 # hub stops (in the Docker call's thread) at that point between two steps of a backup or
-# restore by move, logs "RS-PAUSED <point>", and waits to be SIGKILLed.
+# restore by move, logs "RS-PAUSED <point>", and waits to be SIGKILLed. With
+# RS_RESUME_FILE as well, it goes on once that file exists (tests/e2e/test_engine_faults.py
+# kills the engine in the pause, so the hub's next step meets a dead engine).
 #   before-create-<kind> / after-wait-<kind>: a helper of that kind (move, restore);
 #   before-remove-volume / after-remove-volume: removing the original volume;
 #   before-remove-backup: removing a backup (a restore's consumed one).
@@ -125,12 +127,17 @@ def _pause_if(point, when, method, args, kwargs, result=None):
     elif method == "wait":
         here = f"{when}-wait-{_helper_kinds.get(args[0])}"
     elif method == "remove_volume":
-        here = f"{when}-remove-{'backup' if '.backup-' in args[0] else 'volume'}"
+        # The move probe's volume (once per hub process, before the first move) is neither.
+        what = "backup" if ".backup-" in args[0] else "probe" if ".probe-" in args[0] else "volume"
+        here = f"{when}-remove-{what}"
     else:
         return
     if here == point:
         print(f"RS-PAUSED {point}", file=sys.stderr, flush=True)
-        time.sleep(600)
+        resume = env.get("RS_RESUME_FILE")
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not (resume and os.path.exists(resume)):
+            time.sleep(0.05)
 
 
 def configure(c, spawner_class=TestSpawner):
