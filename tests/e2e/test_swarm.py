@@ -4,7 +4,8 @@ The host's engine is the manager; node 2 is a docker-in-docker container, and ev
 server is placed there (``node.hostname==`` node 2), so each of its volumes lives on
 node 2 only and the manager's engine answers 404 for them. One swarm and one hub for
 the whole module; the swarm is left and everything removed afterwards, even when a
-test fails (``TwoNodeSwarm.close`` fails the module if anything stays behind).
+test fails (``TwoNodeSwarm.close`` fails the module if anything stays behind). One test
+runs a second hub whose driver-backed home is placed by a node label, to move it.
 JupyterHub 6 only (this venv's).
 """
 
@@ -356,6 +357,45 @@ def test_overlay_routing_by_service_name_with_the_stack_file(stack, swarm):
     assert hub.route_status(user) == 200
     hub.stop_server(user)
     assert swarm.service(name) is None
+
+
+def test_a_driver_backed_home_is_not_pinned_and_moves_with_the_server(swarm, tmp_path_factory, docker, image, username):
+    """A home on storage every node reaches (``local`` with bind options, as NFS would be)
+    pins nothing: the server starts on another node and finds its files there."""
+    place = f"{PREFIX}-place"
+    device = swarm.shared / "home"
+    device.mkdir()
+    moving = swarm_hub(
+        tmp_path_factory.mktemp("swarm-moving-hub"), swarm, docker.images.get(image).id, name="swarm-moving-hub",
+        constraint=f"node.labels.{place}==here", env={"RS_SWARM_HOME_DEVICE": str(device)},
+    )
+    swarm.label_node(swarm.node2_id, place, "here")
+    try:
+        moving.start()
+        started(moving, swarm, username)
+        service = swarm.service(service_name(username))
+        assert swarm.running_task(service_name(username))["NodeID"] == swarm.node2_id
+        constraints = service["Spec"]["TaskTemplate"]["Placement"]["Constraints"]
+        assert not [c for c in constraints if c.startswith("node.id")], constraints
+        (home,) = service["Spec"]["TaskTemplate"]["ContainerSpec"]["Mounts"]
+        assert home["VolumeOptions"]["DriverConfig"]["Options"]["device"] == str(device)
+        write_home(swarm, username, "/home/jovyan/kept.txt", "kept")
+        moving.stop_server(username)
+
+        # Only the manager may run it now: the server moves, with its home.
+        swarm.label_node(swarm.node2_id, place)
+        swarm.label_node(swarm.manager_id, place, "here")
+        moving.start_server(username, timeout=120)
+        assert moving.route_status(username) == 200
+        c = swarm.task_container(service_name(username), swarm.manager_id)
+        assert c.exec_run(["cat", "/home/jovyan/kept.txt"], user="jovyan").output == b"kept"
+        assert (device / "kept.txt").read_text() == "kept", "the file is not on the shared storage"
+        assert "pinned to node" not in moving.log()
+        moving.stop_server(username)
+    finally:
+        moving.stop()
+        for node in (swarm.node2_id, swarm.manager_id):
+            swarm.label_node(node, place)
 
 
 def test_node2_down_shows_the_server_stopped_and_a_start_names_the_node(swarm, hub, docker, username):

@@ -9,6 +9,9 @@ listens on a socket in a host folder too: the hub's ``swarm_node_engines`` and t
 tests' own checks reach node 2 there. The single-user image reaches node 2 by
 ``docker save | docker load`` (its ID is the same there).
 
+Both nodes see one host folder at the same path (``TwoNodeSwarm.shared``), as they would
+an NFS export: the storage of driver-backed volumes (``local`` with bind options).
+
 ``TwoNodeSwarm.close()`` leaves nothing behind, also after a failed set-up: services,
 node 2 and its data, swarm mode (``docker swarm leave --force``), docker_gwbridge, the
 network, the socket folder. Everything is named with PREFIX.
@@ -66,6 +69,8 @@ class TwoNodeSwarm:
         self.image = image  # the single-user image, loaded onto node 2
         self.sockdir = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-swarm-", dir="/tmp"))
         self.node2_url = f"unix://{self.sockdir}/docker.sock"
+        # Storage every node reaches at the same path, as an NFS export would be.
+        self.shared = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-swarm-shared-", dir="/tmp"))
         self.node2 = None  # docker.DockerClient of node 2's engine
         self.gateway = self.node2_ip = None
         self.manager_id = self.node2_id = None
@@ -108,6 +113,7 @@ class TwoNodeSwarm:
                 "--security-opt", "systempaths=unconfined",
                 "--tmpfs", "/run", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
                 "-v", f"{NODE2_DATA}:/var/lib/docker", "-v", f"{self.sockdir}:/rs-host",
+                "-v", f"{self.shared}:{self.shared}",
                 # A fixed address: node 2 keeps it when it is stopped and started again.
                 "--network", NETWORK, "--ip", self.node2_ip,
                 node_image, "dockerd", "-H", "unix:///var/run/docker.sock", "-H", "unix:///rs-host/docker.sock",
@@ -166,11 +172,25 @@ class TwoNodeSwarm:
         assert len(running) <= 1, running
         return running[0] if running else None
 
-    def task_container(self, name):
-        """The container of the service's running task, on node 2."""
+    def task_container(self, name, node_id=None):
+        """The container of the service's running task, on node 2 (or on node_id's node)."""
+        node_id = node_id or self.node2_id
         task = self.running_task(name)
-        assert task and task["NodeID"] == self.node2_id, task
-        return self.node2.containers.get(task["Status"]["ContainerStatus"]["ContainerID"])
+        assert task and task["NodeID"] == node_id, task
+        engine = self.node2 if node_id == self.node2_id else self.host
+        return engine.containers.get(task["Status"]["ContainerStatus"]["ContainerID"])
+
+    def label_node(self, node_id, key, value=None):
+        """Set (or with value None remove) a node label, as ``docker node update --label-add``."""
+        node = self.host.api.inspect_node(node_id)
+        spec = node["Spec"]
+        labels = dict(spec.get("Labels") or {})
+        if value is None:
+            labels.pop(key, None)
+        else:
+            labels[key] = value
+        spec["Labels"] = labels
+        self.host.api.update_node(node_id, node["Version"]["Index"], spec)
 
     def stop_node2(self):
         self.host.containers.get(NODE2).stop(timeout=10)
@@ -227,6 +247,7 @@ class TwoNodeSwarm:
             if v.name.startswith(PREFIX):
                 attempt(f"remove volume {v.name}", lambda v=v: v.remove(force=True))
         shutil.rmtree(self.sockdir, ignore_errors=True)
+        shutil.rmtree(self.shared, ignore_errors=True)
         state = self.host.info()["Swarm"]["LocalNodeState"]
         left = [n.name for n in self.host.networks.list(names=["docker_gwbridge", "ingress", PREFIX])
                 if n.name in ("docker_gwbridge", "ingress") or n.name.startswith(PREFIX)]
@@ -271,6 +292,12 @@ def configure_swarm_hub(c):
     c.ResettableSwarmSpawner.swarm_pending_timeout = float(env.get("RS_SWARM_PENDING_TIMEOUT", "20"))
     if env.get("RS_SWARM_CONSTRAINT"):
         c.SwarmSpawner.extra_placement_spec = {"constraints": [env["RS_SWARM_CONSTRAINT"]]}
+    if env.get("RS_SWARM_HOME_DEVICE"):
+        # One driver-backed home (``local`` with bind options onto storage every node
+        # reaches), the same folder for every server: for a hub of one user.
+        c.DockerSpawner.volumes = {"{prefix}-{username}--{servername}-home": "/home/jovyan"}
+        c.SwarmSpawner.volume_driver = "local"
+        c.SwarmSpawner.volume_driver_options = {"type": "none", "o": "bind", "device": env["RS_SWARM_HOME_DEVICE"]}
 
 
 HUB_CONFIG = """\
@@ -281,8 +308,10 @@ configure_swarm_hub(get_config())  # noqa: F821
 """
 
 
-def swarm_hub(workdir, swarm, image_id, name="swarm-hub", hub_class=HubProcess, **settings):
-    """A hub (not started) whose servers are services placed on node 2, routed by host-mode ports."""
+def swarm_hub(workdir, swarm, image_id, name="swarm-hub", hub_class=HubProcess, constraint=f"node.hostname=={NODE2}",
+              env=None, **settings):
+    """A hub (not started) whose servers are services placed on node 2 (or by constraint),
+    routed by host-mode ports."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "jupyterhub_config.py"
@@ -296,7 +325,8 @@ def swarm_hub(workdir, swarm, image_id, name="swarm-hub", hub_class=HubProcess, 
             # Tasks on both nodes reach the hub at the manager's address on the swarm's bridge.
             "RS_HUB_CONNECT_IP": swarm.gateway,
             "RS_SWARM_NODE_ENGINES": json.dumps(swarm.node_engines()),
-            "RS_SWARM_CONSTRAINT": f"node.hostname=={NODE2}",
+            "RS_SWARM_CONSTRAINT": constraint,
+            **(env or {}),
         },
         **settings,
     )
