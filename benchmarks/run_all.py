@@ -1,6 +1,6 @@
 """Run the benchmarks and write their tables to benchmarks/results/.
 
-    make bench                                   # all of them, about 20 minutes on 2 cores
+    make bench                                   # all of them, about 40 minutes on 2 cores
     make bench-smoke                             # 1-2 rounds, tiny data, temporary output
     .venv/bin/python -m benchmarks.run_all --list  # the registered benchmarks
     RS_TEST_IMAGE=<image> .venv/bin/python -m benchmarks.run_all --only restart
